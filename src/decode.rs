@@ -1,0 +1,706 @@
+//! JSON from the API into Arrow batches, driven by `schema`: a streaming scanner that finds the
+//! rows of a bare array or of a page's `data` array as the bytes arrive, and a row decoder that
+//! reads every value exactly (decimals from their text, never through f64) and leniently
+//! (numbers or strings for ids, `"False"` or `false`, dates with or without `Z`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, MapBuilder, MapFieldNames, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow::record_batch::RecordBatch;
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::decimal;
+use crate::schema::{DECIMAL_PRECISION, DECIMAL_SCALE, Dataset, Field, Kind};
+
+/// A value that cannot be decoded, or JSON that is not what the API sends.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("row {row}, field `{field}`: {reason} (value: {value})")]
+    Value { row: u64, field: String, value: String, reason: String },
+    #[error("row {row}: required field `{field}` is missing or null")]
+    Missing { row: u64, field: String },
+    #[error("row {row} is not a JSON object: {reason}")]
+    Row { row: u64, reason: String },
+    #[error("the answer is not the JSON the API sends: {0}")]
+    Shape(String),
+}
+
+/// Days from 0001-01-01 to 1970-01-01, for Date32.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+enum Builder {
+    Text(StringBuilder),
+    Int64(Int64Builder),
+    Decimal(Decimal128Builder),
+    Date(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Bool(BooleanBuilder),
+    Map(MapBuilder<StringBuilder, StringBuilder>),
+}
+
+impl Builder {
+    fn new(kind: Kind) -> Builder {
+        match kind {
+            Kind::Text | Kind::Json | Kind::Structured => Builder::Text(StringBuilder::new()),
+            Kind::Int64 => Builder::Int64(Int64Builder::new()),
+            Kind::Decimal => Builder::Decimal(
+                Decimal128Builder::new().with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE).expect("valid decimal type"),
+            ),
+            Kind::Date => Builder::Date(Date32Builder::new()),
+            Kind::Timestamp => Builder::Timestamp(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
+            Kind::Bool => Builder::Bool(BooleanBuilder::new()),
+            Kind::TagsMap => Builder::Map(MapBuilder::new(
+                Some(MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() }),
+                StringBuilder::new(),
+                StringBuilder::new(),
+            )),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Builder::Text(b) => b.append_null(),
+            Builder::Int64(b) => b.append_null(),
+            Builder::Decimal(b) => b.append_null(),
+            Builder::Date(b) => b.append_null(),
+            Builder::Timestamp(b) => b.append_null(),
+            Builder::Bool(b) => b.append_null(),
+            Builder::Map(b) => b.append(false).expect("map append"),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::Text(b) => Arc::new(b.finish()),
+            Builder::Int64(b) => Arc::new(b.finish()),
+            Builder::Decimal(b) => Arc::new(b.finish()),
+            Builder::Date(b) => Arc::new(b.finish()),
+            Builder::Timestamp(b) => Arc::new(b.finish()),
+            Builder::Bool(b) => Arc::new(b.finish()),
+            Builder::Map(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// A JSON value of one field, borrowed from the row text.
+enum Scalar<'a> {
+    Null,
+    /// A string, unescaped.
+    Str(std::borrow::Cow<'a, str>),
+    /// A number, `true` or `false`: its literal text.
+    Literal(&'a str),
+    /// An object or array: its JSON text.
+    Nested(&'a str),
+}
+
+fn scalar(raw: &RawValue) -> Result<Scalar<'_>, String> {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'n') => Ok(Scalar::Null),
+        Some(b'"') => {
+            let inner = &text[1..text.len() - 1];
+            if inner.contains('\\') {
+                serde_json::from_str::<String>(text).map(|s| Scalar::Str(s.into())).map_err(|e| e.to_string())
+            } else {
+                Ok(Scalar::Str(inner.into()))
+            }
+        }
+        Some(b'{') | Some(b'[') => Ok(Scalar::Nested(text)),
+        Some(_) => Ok(Scalar::Literal(text)),
+        None => Err("empty value".into()),
+    }
+}
+
+/// Decodes rows of one dataset into Arrow batches.
+pub struct RowDecoder {
+    dataset: Dataset,
+    fields: &'static [Field],
+    builders: Vec<Builder>,
+    /// API name (every version's spelling and alias) → field index.
+    by_name: HashMap<&'static str, usize>,
+    /// Field index of the column each derived column reads, per derived column.
+    derived: Vec<(usize, usize)>,
+    /// Scratch: which fields the current row set.
+    seen: Vec<bool>,
+    /// Scratch: the current row's tags text, for the derived map.
+    pending_tags: Vec<Option<String>>,
+    rows: usize,
+    /// Rows decoded over the decoder's life, for error messages.
+    row_number: u64,
+}
+
+impl RowDecoder {
+    pub fn new(dataset: Dataset) -> RowDecoder {
+        let fields = dataset.fields();
+        let mut by_name = HashMap::new();
+        let mut derived = Vec::new();
+        for (i, field) in fields.iter().enumerate() {
+            if let Some(source) = field.derived_from {
+                let from = fields.iter().position(|f| f.col == source).expect("derived column's source exists");
+                derived.push((i, from));
+                continue;
+            }
+            by_name.insert(field.api, i);
+            for alias in field.aliases {
+                by_name.insert(alias, i);
+            }
+        }
+        RowDecoder {
+            dataset,
+            fields,
+            builders: fields.iter().map(|f| Builder::new(f.kind)).collect(),
+            by_name,
+            derived,
+            seen: vec![false; fields.len()],
+            pending_tags: vec![None; fields.len()],
+            rows: 0,
+            row_number: 0,
+        }
+    }
+
+    pub fn dataset(&self) -> Dataset {
+        self.dataset
+    }
+
+    /// Rows decoded and not yet taken by [`RowDecoder::finish`].
+    pub fn buffered_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Rows decoded since the decoder was made.
+    pub fn total_rows(&self) -> u64 {
+        self.row_number
+    }
+
+    /// Decodes one row from its JSON object text.
+    pub fn push_row(&mut self, json: &[u8]) -> Result<(), DecodeError> {
+        let row = self.row_number;
+        let pairs = parse_object(json).map_err(|reason| DecodeError::Row { row, reason })?;
+        self.seen.iter_mut().for_each(|s| *s = false);
+        for (name, raw) in pairs {
+            let index = match self.by_name.get(name) {
+                Some(&i) => i,
+                // Unknown fields are ignored: the service added fields over the years.
+                None => match self.by_name.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                    Some((_, &i)) => i,
+                    None => continue,
+                },
+            };
+            if self.seen[index] {
+                continue; // the first spelling wins when a row carries two
+            }
+            let field = &self.fields[index];
+            let value = scalar(raw).map_err(|reason| DecodeError::Row { row, reason })?;
+            if field.kind == Kind::Json || field.kind == Kind::Text {
+                self.pending_tags[index] = match &value {
+                    Scalar::Str(s) => Some(s.to_string()),
+                    _ => None,
+                };
+            }
+            let appended = append(&mut self.builders[index], field.kind, &value).map_err(|reason| DecodeError::Value {
+                row,
+                field: field.api.to_string(),
+                value: raw.get().chars().take(80).collect(),
+                reason,
+            })?;
+            if !appended && !field.nullable {
+                return Err(DecodeError::Missing { row, field: field.api.to_string() });
+            }
+            self.seen[index] = true;
+        }
+        for i in 0..self.fields.len() {
+            if self.seen[i] || self.fields[i].derived_from.is_some() {
+                continue;
+            }
+            if !self.fields[i].nullable {
+                return Err(DecodeError::Missing { row, field: self.fields[i].api.to_string() });
+            }
+            self.builders[i].append_null();
+            self.pending_tags[i] = None;
+        }
+        for &(target, source) in &self.derived {
+            let Builder::Map(map) = &mut self.builders[target] else { unreachable!("derived columns are maps") };
+            append_tags(map, self.pending_tags[source].as_deref());
+        }
+        self.rows += 1;
+        self.row_number += 1;
+        Ok(())
+    }
+
+    /// Takes the decoded rows as a batch (None when there are none).
+    pub fn finish(&mut self) -> Option<RecordBatch> {
+        if self.rows == 0 {
+            return None;
+        }
+        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
+        self.rows = 0;
+        Some(RecordBatch::try_new(self.dataset.file_schema(), columns).expect("builders match the schema"))
+    }
+}
+
+/// Appends a value; Ok(false) when it was null (or the empty string, which the API sends for
+/// "no value").
+fn append(builder: &mut Builder, kind: Kind, value: &Scalar<'_>) -> Result<bool, String> {
+    let text: &str = match value {
+        Scalar::Null => {
+            builder.append_null();
+            return Ok(false);
+        }
+        Scalar::Str(s) => s,
+        Scalar::Literal(s) | Scalar::Nested(s) => s,
+    };
+    if text.is_empty() && !matches!(kind, Kind::Text | Kind::Json) {
+        builder.append_null();
+        return Ok(false);
+    }
+    match (builder, kind) {
+        (Builder::Text(b), Kind::Text | Kind::Json | Kind::Structured) => b.append_value(text),
+        (Builder::Int64(b), _) => {
+            if matches!(value, Scalar::Nested(_)) {
+                return Err("expected an integer".into());
+            }
+            let v = match text.trim().parse::<i64>() {
+                Ok(v) => v,
+                // A whole number printed with a fraction or an exponent (`123.0`, `1E3`).
+                Err(_) => match decimal::parse(text, 0, 19) {
+                    Ok(v) if decimal::parse(text, 6, 25).is_ok_and(|m| m % 1_000_000 == 0) => {
+                        i64::try_from(v).map_err(|_| "integer out of range".to_string())?
+                    }
+                    _ => return Err("expected an integer".into()),
+                },
+            };
+            b.append_value(v)
+        }
+        (Builder::Decimal(b), _) => {
+            if matches!(value, Scalar::Nested(_)) {
+                return Err("expected a number".into());
+            }
+            let v = decimal::parse(text, DECIMAL_SCALE as u32, DECIMAL_PRECISION as u32).map_err(|e| e.to_string())?;
+            b.append_value(v)
+        }
+        (Builder::Date(b), _) => b.append_value(parse_date(text)?),
+        (Builder::Timestamp(b), _) => b.append_value(parse_timestamp(text)?),
+        (Builder::Bool(b), _) => b.append_value(match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => return Err("expected true or false".into()),
+        }),
+        _ => unreachable!("builder made from the same kind"),
+    }
+    Ok(true)
+}
+
+fn append_tags(map: &mut MapBuilder<StringBuilder, StringBuilder>, text: Option<&str>) {
+    let parsed = text
+        .filter(|t| !t.trim().is_empty())
+        .and_then(|t| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t).ok());
+    match parsed {
+        Some(obj) => {
+            for (k, v) in obj {
+                map.keys().append_value(k);
+                match v {
+                    serde_json::Value::String(s) => map.values().append_value(s),
+                    serde_json::Value::Null => map.values().append_null(),
+                    other => map.values().append_value(other.to_string()),
+                }
+            }
+            map.append(true).expect("map append");
+        }
+        None => map.append(false).expect("map append"),
+    }
+}
+
+/// Microseconds since the epoch of an API date-time: RFC 3339 (`Z` or offset), or without an
+/// offset (taken as UTC), with or without fractions; a bare date is midnight UTC.
+pub fn parse_timestamp(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp_micros());
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%m/%d/%Y %H:%M:%S"] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(dt.and_utc().timestamp_micros());
+        }
+    }
+    parse_naive_date(t)
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros())
+        .ok_or_else(|| "expected a date-time such as 2024-05-01T00:00:00Z".into())
+}
+
+/// Days since the epoch of an API date (a date-time's UTC date).
+pub fn parse_date(text: &str) -> Result<i32, String> {
+    let t = text.trim();
+    let date = match parse_naive_date(t) {
+        Some(d) => d,
+        None => {
+            let micros = parse_timestamp(t).map_err(|_| "expected a date such as 2024-05-01".to_string())?;
+            DateTime::from_timestamp_micros(micros).ok_or("date out of range")?.date_naive()
+        }
+    };
+    Ok(days_since_epoch(date))
+}
+
+pub fn days_since_epoch(d: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    d.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+fn parse_naive_date(t: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().or_else(|| NaiveDate::parse_from_str(t, "%m/%d/%Y").ok())
+}
+
+/// Parses a JSON object into its (key, raw value) pairs without building a tree.
+fn parse_object(json: &[u8]) -> Result<Vec<(&str, &RawValue)>, String> {
+    struct Pairs;
+    impl<'de> Visitor<'de> for Pairs {
+        type Value = Vec<(&'de str, &'de RawValue)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(48);
+            while let Some(key) = map.next_key::<&'de str>()? {
+                let value: &'de RawValue = map.next_value()?;
+                out.push((key, value));
+            }
+            Ok(out)
+        }
+    }
+    let text = std::str::from_utf8(json).map_err(|e| format!("not UTF-8: {e}"))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let pairs = (&mut de).deserialize_map(Pairs).map_err(|e: serde_json::Error| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(pairs)
+}
+
+/// Where the scanner is in the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Root {
+    Unknown,
+    /// A bare array: rows at depth 1.
+    Array,
+    /// The paged envelope `{id, data: [...], nextLink}`: rows at depth 2 inside `data`.
+    Object,
+    Done,
+}
+
+/// Finds the rows of a JSON answer as its bytes arrive, in chunks of any size: the elements
+/// of a bare array, or of the `data` array of a page envelope, whose other members (`nextLink`,
+/// `id`) it keeps. Memory is one row, however long the answer.
+pub struct RowScanner {
+    root: Root,
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    /// Bytes of the row being read.
+    row: Vec<u8>,
+    in_row: bool,
+    /// Envelope bookkeeping: the member key being read or last read, and its raw value.
+    key: Vec<u8>,
+    reading_key: bool,
+    expecting_key: bool,
+    member_value: Vec<u8>,
+    in_member_value: bool,
+    in_data: bool,
+    members: HashMap<String, String>,
+}
+
+impl Default for RowScanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RowScanner {
+    pub fn new() -> RowScanner {
+        RowScanner {
+            root: Root::Unknown,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            row: Vec::new(),
+            in_row: false,
+            key: Vec::new(),
+            reading_key: false,
+            expecting_key: false,
+            member_value: Vec::new(),
+            in_member_value: false,
+            in_data: false,
+            members: HashMap::new(),
+        }
+    }
+
+    fn row_depth(&self) -> u32 {
+        if self.root == Root::Array { 1 } else { 2 }
+    }
+
+    /// Feeds bytes; calls `on_row` with each complete row's JSON text.
+    pub fn feed<E: From<DecodeError>>(&mut self, bytes: &[u8], mut on_row: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        for &b in bytes {
+            if self.in_string {
+                if self.in_row {
+                    self.row.push(b);
+                } else if self.reading_key {
+                    if !self.escaped && b == b'"' {
+                        self.reading_key = false;
+                    } else {
+                        self.key.push(b);
+                    }
+                } else if self.in_member_value {
+                    self.member_value.push(b);
+                }
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            if b.is_ascii_whitespace() {
+                if self.in_row {
+                    self.row.push(b);
+                }
+                continue;
+            }
+            match self.root {
+                Root::Done => return Err(DecodeError::Shape("text after the end of the JSON answer".into()).into()),
+                Root::Unknown => {
+                    // A UTF-8 byte-order mark before the JSON is tolerated.
+                    if matches!(b, 0xEF | 0xBB | 0xBF) {
+                        continue;
+                    }
+                    self.root = match b {
+                        b'[' => Root::Array,
+                        b'{' => {
+                            self.expecting_key = true;
+                            Root::Object
+                        }
+                        _ => return Err(DecodeError::Shape(format!("expected a JSON array or object, found `{}`", b as char)).into()),
+                    };
+                    self.depth = 1;
+                    continue;
+                }
+                _ => {}
+            }
+            let row_depth = self.row_depth();
+            let rows_here = self.root == Root::Array || self.in_data;
+            if self.in_row {
+                self.row.push(b);
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' => {
+                        self.depth -= 1;
+                        if self.depth == row_depth {
+                            self.in_row = false;
+                            on_row(&self.row)?;
+                            self.row.clear();
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            if rows_here && self.depth == row_depth {
+                match b {
+                    b',' => {}
+                    b'{' => {
+                        self.in_row = true;
+                        self.row.push(b);
+                        self.depth += 1;
+                    }
+                    b']' => {
+                        self.depth -= 1;
+                        if self.root == Root::Array {
+                            self.root = Root::Done;
+                        } else {
+                            self.in_data = false;
+                        }
+                    }
+                    other => {
+                        return Err(DecodeError::Shape(format!("expected a row object in the array, found `{}`", other as char)).into());
+                    }
+                }
+                continue;
+            }
+            // Envelope members at depth 1 (and the values nested inside them).
+            if self.in_member_value {
+                let ends = self.depth == 1 && matches!(b, b',' | b'}');
+                if !ends {
+                    match b {
+                        b'"' => self.in_string = true,
+                        b'{' | b'[' => self.depth += 1,
+                        b'}' | b']' => self.depth -= 1,
+                        _ => {}
+                    }
+                    self.member_value.push(b);
+                    continue;
+                }
+                self.in_member_value = false;
+                let key = String::from_utf8_lossy(&self.key).into_owned();
+                let value = String::from_utf8_lossy(&self.member_value).trim().to_string();
+                self.members.insert(key, value);
+                self.member_value.clear();
+            }
+            match b {
+                b'"' if self.expecting_key => {
+                    self.in_string = true;
+                    self.reading_key = true;
+                    self.expecting_key = false;
+                    self.key.clear();
+                }
+                b':' => {}
+                b'[' if self.key == b"data" && self.depth == 1 && !self.in_data => {
+                    self.in_data = true;
+                    self.depth = 2;
+                }
+                b',' => self.expecting_key = true,
+                b'}' => {
+                    self.depth = 0;
+                    self.root = Root::Done;
+                }
+                other => {
+                    // The start of a member value other than `data`.
+                    self.in_member_value = true;
+                    self.member_value.push(other);
+                    match other {
+                        b'"' => self.in_string = true,
+                        b'{' | b'[' => self.depth += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the answer ended where JSON ends.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        if self.root != Root::Done {
+            return Err(DecodeError::Shape("the answer ended before its JSON did (cut short?)".into()));
+        }
+        Ok(())
+    }
+
+    /// The raw JSON text of an envelope member (`nextLink`, `id`), if the answer had one.
+    pub fn member(&self, name: &str) -> Option<&str> {
+        self.members.get(name).map(String::as_str)
+    }
+
+    /// The page's `nextLink`: None when null, empty or absent (the last page).
+    pub fn next_link(&self) -> Result<Option<String>, DecodeError> {
+        match self.member("nextLink") {
+            None | Some("null") | Some("\"\"") => Ok(None),
+            Some(raw) => serde_json::from_str::<String>(raw)
+                .map(|s| Some(s).filter(|s| !s.trim().is_empty()))
+                .map_err(|_| DecodeError::Shape(format!("nextLink is not a string: {raw}"))),
+        }
+    }
+
+    pub fn is_envelope(&self) -> bool {
+        matches!(self.root, Root::Object) || (self.root == Root::Done && !self.members.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Decimal128Type;
+
+    fn rows(json: &str, chunk: usize) -> (Vec<String>, RowScanner) {
+        let mut scanner = RowScanner::new();
+        let mut out = Vec::new();
+        for piece in json.as_bytes().chunks(chunk) {
+            scanner
+                .feed::<DecodeError>(piece, |row| {
+                    out.push(String::from_utf8(row.to_vec()).unwrap());
+                    Ok(())
+                })
+                .unwrap();
+        }
+        (out, scanner)
+    }
+
+    #[test]
+    fn scans_bare_arrays_and_envelopes_in_any_chunking() {
+        let page = r#" {"id":"x\"}","data":[{"a":"]}\\","b":[1,{"c":2}]}, {"a":null}],"nextLink":"https://h/v3/x?skiptoken=1"} "#;
+        for chunk in [1, 2, 3, 7, 1000] {
+            let (r, s) = rows(page, chunk);
+            assert_eq!(r, vec![r#"{"a":"]}\\","b":[1,{"c":2}]}"#, r#"{"a":null}"#], "chunk {chunk}");
+            assert_eq!(s.next_link().unwrap().as_deref(), Some("https://h/v3/x?skiptoken=1"));
+            assert_eq!(s.member("id"), Some(r#""x\"}""#));
+            s.finish().unwrap();
+        }
+        let (r, s) = rows("\u{feff}[{\"a\":1},{\"a\":2}]", 3);
+        assert_eq!(r.len(), 2);
+        assert_eq!(s.next_link().unwrap(), None);
+        s.finish().unwrap();
+        let (r, s) = rows(r#"{"data":[],"nextLink":null,"id":"1"}"#, 4);
+        assert!(r.is_empty());
+        assert_eq!(s.next_link().unwrap(), None);
+        let (_, s) = rows(r#"{"data":[{"a":1}],"nextLink":""}"#, 4);
+        assert_eq!(s.next_link().unwrap(), None);
+        let (_, s) = rows(r#"{"data":[{"a":1}]}"#, 4);
+        assert_eq!(s.next_link().unwrap(), None);
+        s.finish().unwrap();
+    }
+
+    #[test]
+    fn cut_short_answers_are_caught() {
+        let (_, s) = rows(r#"{"data":[{"a":1},{"a""#, 4);
+        assert!(s.finish().is_err());
+        let mut s = RowScanner::new();
+        assert!(s.feed::<DecodeError>(b"<html>", |_| Ok(())).is_err());
+    }
+
+    #[test]
+    fn decodes_values_exactly_and_leniently() {
+        let mut d = RowDecoder::new(Dataset::UsageDetails);
+        d.push_row(br#"{"cost":2.5E-05,"date":"2024-05-01T00:00:00","subscriptionId":"23467313421","chargesBilledSeparately":"False","tags":"{\"env\":\"prod\",\"n\":1}","accountId":100,"unknownNewField":1}"#).unwrap();
+        d.push_row(br#"{"cost":"12","date":"2024-05-02T00:00:00.000Z","subscriptionId":23467313421,"chargesBilledSeparately":true,"tags":"","consumedQuantity":1E3}"#).unwrap();
+        d.push_row(br#"{"extendedCost":0.1,"date":"2017-04-27T23:01:43.799Z","tags":null}"#).unwrap();
+        let batch = d.finish().unwrap();
+        let cost = batch.column_by_name("cost").unwrap().as_primitive::<Decimal128Type>();
+        assert_eq!(cost.value(0), 25_000_000);
+        assert_eq!(cost.value(1), 12_000_000_000_000);
+        assert_eq!(cost.value(2), 100_000_000_000);
+        let sub = batch.column_by_name("subscription_id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
+        assert_eq!(sub.value(0), 23_467_313_421);
+        assert_eq!(sub.value(1), 23_467_313_421);
+        let cbs = batch.column_by_name("charges_billed_separately").unwrap().as_boolean();
+        assert!(!cbs.value(0) && cbs.value(1) && cbs.is_null(2));
+        let date = batch.column_by_name("date").unwrap().as_primitive::<arrow::datatypes::Date32Type>();
+        assert_eq!(date.value(0), days_since_epoch(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap()));
+        assert_eq!(date.value(2), days_since_epoch(NaiveDate::from_ymd_opt(2017, 4, 27).unwrap()));
+        let tags = batch.column_by_name("tags_map").unwrap().as_map();
+        assert!(tags.is_valid(0) && tags.is_null(1) && tags.is_null(2));
+        assert_eq!(tags.value(0).len(), 2);
+        let q = batch.column_by_name("consumed_quantity").unwrap().as_primitive::<Decimal128Type>();
+        assert_eq!(q.value(1), 1000 * 10i128.pow(12));
+    }
+
+    #[test]
+    fn bad_values_name_row_and_field() {
+        let mut d = RowDecoder::new(Dataset::UsageDetails);
+        d.push_row(br#"{"cost":1,"date":"2024-05-01"}"#).unwrap();
+        let err = d.push_row(br#"{"cost":"1,5","date":"2024-05-01"}"#).unwrap_err();
+        assert!(matches!(&err, DecodeError::Value { row: 1, field, .. } if field == "cost"), "{err}");
+        let mut d = RowDecoder::new(Dataset::UsageDetails);
+        let err = d.push_row(br#"{"cost":1}"#).unwrap_err();
+        assert!(matches!(&err, DecodeError::Missing { field, .. } if field == "date"), "{err}");
+        let mut d = RowDecoder::new(Dataset::UsageDetails);
+        let err = d.push_row(br#"{"cost":1,"date":"yesterday"}"#).unwrap_err();
+        assert!(err.to_string().contains("`date`"), "{err}");
+        let err = RowDecoder::new(Dataset::UsageDetails).push_row(br#"[1]"#).unwrap_err();
+        assert!(matches!(err, DecodeError::Row { .. }));
+    }
+}

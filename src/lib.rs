@@ -1,0 +1,13 @@
+//! costlake: an Azure EA enrollment's billing data in a local, queryable Parquet lake.
+//!
+//! The layers, from the ground up (see DESIGN.md): `schema`, `decimal` and `api`; `decode`,
+//! `lake` and `emulator`; `sync`; and the binary in `main.rs`.
+
+pub mod api;
+pub mod config;
+pub mod decimal;
+pub mod decode;
+pub mod emulator;
+pub mod lake;
+pub mod schema;
+pub mod sync;

@@ -1,0 +1,296 @@
+//! The `costlake` command line: argument parsing only; the work is in the library.
+
+use std::process::ExitCode;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use costlake::api::{self, ApiKey, RetryConfig};
+use costlake::config::{self, FileSettings};
+use costlake::emulator::{self, EmulatorConfig, Fault, FaultConfig, PeriodId};
+use costlake::schema::Dataset;
+use costlake::sync::{self, PeriodSelection, Progress, SyncOptions};
+
+#[derive(Parser)]
+#[command(name = "costlake", version, about = "Azure EA billing data in a local, queryable Parquet lake")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download billing periods, balance summaries, usage, marketplace charges and price sheets
+    /// from the EA Reporting API into the lake.
+    Sync(SyncArgs),
+    /// Serve a local emulator of the EA Reporting API with a synthetic enrollment.
+    Emulate(EmulateArgs),
+    /// Run the emulator and show what it serves (no Azure account needed).
+    Demo,
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    /// Enrollment number (or `enrollment` in costlake.toml).
+    #[arg(long)]
+    enrollment: Option<u64>,
+    /// API base URL: scheme, host and port.
+    #[arg(long)]
+    api_base: Option<String>,
+    /// File holding the API key (else COSTLAKE_API_KEY).
+    #[arg(long)]
+    api_key_file: Option<PathBuf>,
+    /// The lake: a folder (default COSTLAKE_LAKE, `lake` in costlake.toml, ./costlake-data).
+    #[arg(long)]
+    lake: Option<String>,
+    /// Billing periods, e.g. 202301..202306 or 202301.
+    #[arg(long, conflicts_with_all = ["since", "from", "to"])]
+    periods: Option<String>,
+    /// Billing periods from this one on (yyyyMM).
+    #[arg(long, value_parser = parse_period, conflicts_with_all = ["from", "to"])]
+    since: Option<PeriodId>,
+    /// First day (yyyy-MM-dd), through the custom-date endpoints; whole months are fetched.
+    #[arg(long, requires = "to")]
+    from: Option<chrono::NaiveDate>,
+    /// Last day (yyyy-MM-dd).
+    #[arg(long, requires = "from")]
+    to: Option<chrono::NaiveDate>,
+    /// Datasets (comma-separated): billing_periods, balance_summary, usage_details,
+    /// marketplace_charges, price_sheet. Default: all.
+    #[arg(long, value_delimiter = ',', value_parser = parse_dataset)]
+    datasets: Vec<Dataset>,
+    /// Units fetched at once.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Fetch closed periods again too.
+    #[arg(long)]
+    refresh: bool,
+    /// Days after a period's end before it counts as closed.
+    #[arg(long)]
+    settle_days: Option<i64>,
+    /// Print only errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct EmulateArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Enrollment number served.
+    #[arg(long, default_value_t = 100)]
+    enrollment: u64,
+    /// The one API key accepted (default: the demo key, printed at start).
+    #[arg(long)]
+    key: Option<String>,
+    /// Seed of the synthetic enrollment: the same seed serves the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Number of billing periods.
+    #[arg(long, default_value_t = 6)]
+    periods: u32,
+    /// Newest billing period, yyyyMM (default: the current month, which is then open).
+    #[arg(long, value_parser = parse_period)]
+    last_period: Option<PeriodId>,
+    /// Usage rows in each billing period.
+    #[arg(long, default_value_t = 20_000)]
+    rows_per_period: u64,
+    /// Usage rows per page.
+    #[arg(long, default_value_t = emulator::DEFAULT_PAGE_SIZE)]
+    page_size: usize,
+    /// Probability of answering a request with a fault.
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Faults to draw from: 429, 503, 500, drop, slow (comma-separated; default all).
+    #[arg(long, value_delimiter = ',', value_parser = parse_fault)]
+    faults: Vec<Fault>,
+    /// Seconds a slow answer waits.
+    #[arg(long, default_value_t = 3)]
+    slow_secs: u64,
+}
+
+fn parse_period(s: &str) -> Result<PeriodId, String> {
+    PeriodId::parse(s).ok_or_else(|| format!("'{s}' is not a billing period; write yyyyMM, e.g. 202406"))
+}
+
+fn parse_dataset(s: &str) -> Result<Dataset, String> {
+    Dataset::parse(s).ok_or_else(|| {
+        let names: Vec<_> = Dataset::ALL.iter().map(|d| d.name()).collect();
+        format!("unknown dataset '{s}'; choose from {}", names.join(", "))
+    })
+}
+
+fn parse_fault(s: &str) -> Result<Fault, String> {
+    Fault::parse(s).ok_or_else(|| format!("unknown fault '{s}'; choose from 429, 503, 500, drop, slow"))
+}
+
+/// A mistake in how costlake was called: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("COSTLAKE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("costlake: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<config::ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn progress_mode(quiet: bool) -> Progress {
+    if quiet {
+        Progress::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Progress::Bars
+    } else {
+        Progress::Lines
+    }
+}
+
+async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let file = FileSettings::load(std::path::Path::new("."))?;
+    let number = |key: &str| -> anyhow::Result<Option<i64>> {
+        file.get(key)
+            .map(|v| v.parse::<i64>().map_err(|_| UsageError(format!("{}: `{key}` must be a number, not '{v}'", config::CONFIG_FILE)).into()))
+            .transpose()
+    };
+    let enrollment = match args.enrollment.or(number("enrollment")?.map(|n| n as u64)) {
+        Some(e) => e,
+        None => return Err(UsageError("which enrollment? pass --enrollment N (or set `enrollment` in costlake.toml)".into()).into()),
+    };
+    let key = ApiKey::new(config::api_key(args.api_key_file.as_deref(), &file)?).map_err(|e| UsageError(e.to_string()))?;
+    let periods = match (&args.periods, args.since, args.from, args.to) {
+        (Some(r), ..) => PeriodSelection::parse_range(r).map_err(UsageError)?,
+        (None, Some(p), ..) => PeriodSelection::Since(p),
+        (None, None, Some(a), Some(b)) if a <= b => PeriodSelection::Dates(a, b),
+        (None, None, Some(_), Some(_)) => return Err(UsageError("--from comes after --to".into()).into()),
+        _ => PeriodSelection::All,
+    };
+    let datasets = if !args.datasets.is_empty() {
+        args.datasets
+    } else if let Some(list) = file.get("datasets") {
+        list.split(',').map(|d| parse_dataset(d).map_err(UsageError)).collect::<Result<_, _>>()?
+    } else {
+        Dataset::ALL.to_vec()
+    };
+    let opts = SyncOptions {
+        enrollment,
+        api_base: args.api_base.or_else(|| file.get("api_base").map(str::to_string)).unwrap_or_else(|| api::DEFAULT_API_BASE.to_string()),
+        key,
+        lake: config::lake_location(args.lake.as_deref(), &file),
+        periods,
+        datasets,
+        jobs: args.jobs.or(number("jobs")?.map(|n| n as usize)).unwrap_or(4),
+        refresh: args.refresh,
+        settle: chrono::Duration::days(args.settle_days.or(number("settle_days")?).unwrap_or(30)),
+        retry: RetryConfig::default(),
+        progress: progress_mode(args.quiet),
+    };
+    let quiet = args.quiet;
+    let report = sync::run(opts).await?;
+    if !quiet || !report.ok() {
+        eprintln!("{}", report.summary());
+    }
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Sync(args) => run_sync(args).await,
+        Command::Emulate(args) => {
+            let config = EmulatorConfig {
+                enrollment: args.enrollment,
+                key: args.key.clone().unwrap_or_else(|| emulator::DEMO_KEY.to_string()),
+                seed: args.seed,
+                periods: args.periods,
+                last_period: args.last_period,
+                rows_per_period: args.rows_per_period,
+                page_size: args.page_size,
+                faults: FaultConfig {
+                    rate: args.fault_rate,
+                    kinds: if args.faults.is_empty() { Fault::ALL.to_vec() } else { args.faults },
+                    slow: std::time::Duration::from_secs(args.slow_secs),
+                    ..FaultConfig::default()
+                },
+                ..EmulatorConfig::default()
+            };
+            let emu = emulator::Emulator::bind(config, ([127, 0, 0, 1], args.port).into()).await?;
+            print_banner(&emu, args.key.is_none());
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = emu.wait() => {}
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => run_demo().await,
+    }
+}
+
+/// The demo lake, in the working directory.
+const DEMO_LAKE: &str = "./costlake-demo";
+
+/// The main job on the embedded default: the emulator on a loopback port, six periods synced
+/// into ./costlake-demo, and what the lake now holds.
+async fn run_demo() -> anyhow::Result<ExitCode> {
+    let emu = emulator::Emulator::start(EmulatorConfig::default()).await.context("cannot start the emulator")?;
+    let e = emu.enrollment();
+    println!(
+        "Emulated EA enrollment {} on {} ({} periods, {} usage rows each)",
+        e.spec.number,
+        emu.base_url(),
+        e.periods.len(),
+        sync::thousands(e.spec.rows_per_period)
+    );
+    let opts = SyncOptions {
+        enrollment: e.spec.number,
+        api_base: emu.base_url(),
+        key: ApiKey::new(emulator::DEMO_KEY)?,
+        lake: DEMO_LAKE.to_string(),
+        periods: PeriodSelection::All,
+        datasets: Dataset::ALL.to_vec(),
+        jobs: 4,
+        refresh: false,
+        settle: chrono::Duration::days(30),
+        retry: RetryConfig::default(),
+        progress: progress_mode(false),
+    };
+    let report = sync::run(opts).await?;
+    println!("{}", report.summary());
+    let lake = costlake::lake::Lake::open(DEMO_LAKE, false)?;
+    let manifest = lake.manifest().await?;
+    println!("\nThe lake at {DEMO_LAKE}:");
+    for d in Dataset::ALL {
+        let (parts, rows) = manifest.of(d).fold((0, 0), |(p, r), entry| (p + 1, r + entry.rows));
+        println!("  {:<22} {:>3} partitions {:>12} rows", d.name(), parts, sync::thousands(rows));
+    }
+    emu.stop().await;
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn print_banner(emu: &emulator::Emulator, show_key: bool) {
+    let e = emu.enrollment();
+    let base = emu.base_url();
+    println!("EA Reporting API emulator listening on {base}");
+    println!("  enrollment {}  seed {}  {} periods ({}..{})  {} usage rows per period",
+        e.spec.number, e.spec.seed, e.periods.len(), e.periods[0].id, e.periods[e.periods.len() - 1].id, e.spec.rows_per_period);
+    if show_key {
+        println!("  API key (demo): {}", emulator::DEMO_KEY);
+    }
+    println!("  try: curl -H 'Authorization: bearer <key>' {base}/v2/enrollments/{}/billingperiods", e.spec.number);
+    println!("  swagger: {base}/swagger/docs/v3");
+}
