@@ -91,14 +91,29 @@ pub enum ApiError {
     #[error("the API has no such report (404) {url}: {message}")]
     NotFound { url: String, message: String },
     #[error("the API answered {status} for {url}: {message}")]
-    Status { url: String, status: u16, message: String },
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
     #[error("gave up on {url} after {attempts} attempts over {elapsed:.0?}: {last}")]
-    Exhausted { url: String, attempts: u32, elapsed: Duration, last: String },
+    Exhausted {
+        url: String,
+        attempts: u32,
+        elapsed: Duration,
+        last: String,
+    },
     #[error(
         "refusing to follow nextLink {link}: it points to {found}, not to the API host {expected}; the API key is only ever sent to the API host"
     )]
-    ForeignLink { link: String, found: String, expected: String },
-    #[error("refusing plain HTTP to {0}: use https (plain http is allowed only to a loopback address such as the local emulator)")]
+    ForeignLink {
+        link: String,
+        found: String,
+        expected: String,
+    },
+    #[error(
+        "refusing plain HTTP to {0}: use https (plain http is allowed only to a loopback address such as the local emulator)"
+    )]
     Insecure(String),
 }
 
@@ -113,12 +128,18 @@ impl ApiError {
 pub enum Fetched<T> {
     /// 304: the data is unchanged since the ETag sent.
     NotModified,
-    Body { body: T, etag: Option<String> },
+    Body {
+        body: T,
+        etag: Option<String>,
+    },
 }
 
 /// How one attempt ended, decided in one place.
 enum Outcome {
-    Retry { reason: String, server_wait: Option<Duration> },
+    Retry {
+        reason: String,
+        server_wait: Option<Duration>,
+    },
     Fail(ApiError),
 }
 
@@ -142,18 +163,30 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 fn origin(url: &Url) -> String {
-    format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.port().map(|p| format!(":{p}")).unwrap_or_default())
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    )
 }
 
 impl Client {
     pub fn new(base: &str, key: ApiKey, retry: RetryConfig) -> Result<Client, ApiError> {
-        let base = Url::parse(base.trim_end_matches('/'))
-            .map_err(|e| ApiError::Config(format!("--api-base '{base}' is not a URL ({e}); write e.g. https://consumption.azure.com")))?;
+        let base = Url::parse(base.trim_end_matches('/')).map_err(|e| {
+            ApiError::Config(format!(
+                "--api-base '{base}' is not a URL ({e}); write e.g. https://consumption.azure.com"
+            ))
+        })?;
         match base.scheme() {
             "https" => {}
             "http" if is_loopback(&base) => {}
             "http" => return Err(ApiError::Insecure(base.to_string())),
-            other => return Err(ApiError::Config(format!("--api-base must be an https URL, not {other}:"))),
+            other => {
+                return Err(ApiError::Config(format!(
+                    "--api-base must be an https URL, not {other}:"
+                )));
+            }
         }
         install_crypto_provider();
         let http = reqwest::Client::builder()
@@ -165,7 +198,12 @@ impl Client {
             .user_agent(concat!("costlake/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ApiError::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Client { http, base, key, retry })
+        Ok(Client {
+            http,
+            base,
+            key,
+            retry,
+        })
     }
 
     pub fn base(&self) -> &Url {
@@ -176,27 +214,42 @@ impl Client {
     pub fn url(&self, version: ApiVersion, path: &str) -> Url {
         let mut url = self.base.clone();
         let prefix = self.base.path().trim_end_matches('/');
-        url.set_path(&format!("{prefix}/{}/{}", version.prefix(), path.trim_start_matches('/')));
+        url.set_path(&format!(
+            "{prefix}/{}/{}",
+            version.prefix(),
+            path.trim_start_matches('/')
+        ));
         url
     }
 
     /// Resolves a `nextLink` and checks that it stays on the API host: the key goes nowhere
     /// else.
     pub fn check_link(&self, link: &str) -> Result<Url, ApiError> {
-        let url = self
-            .base
-            .join(link)
-            .map_err(|e| ApiError::Config(format!("the API sent a nextLink that is not a URL ({e}): {link}")))?;
+        let url = self.base.join(link).map_err(|e| {
+            ApiError::Config(format!(
+                "the API sent a nextLink that is not a URL ({e}): {link}"
+            ))
+        })?;
         if origin(&url) != origin(&self.base) {
-            return Err(ApiError::ForeignLink { link: redact_query(&url), found: origin(&url), expected: origin(&self.base) });
+            return Err(ApiError::ForeignLink {
+                link: redact_query(&url),
+                found: origin(&url),
+                expected: origin(&self.base),
+            });
         }
         Ok(url)
     }
 
     /// GETs `url` and reads the whole body, retrying what is worth retrying (a body cut short
     /// included).
-    pub async fn get_bytes(&self, url: &Url, etag: Option<&str>, retries: &mut u32) -> Result<Fetched<Bytes>, ApiError> {
-        self.with_retry(url, etag, retries, |resp| async move { resp.bytes().await }).await
+    pub async fn get_bytes(
+        &self,
+        url: &Url,
+        etag: Option<&str>,
+        retries: &mut u32,
+    ) -> Result<Fetched<Bytes>, ApiError> {
+        self.with_retry(url, etag, retries, |resp| async move { resp.bytes().await })
+            .await
     }
 
     /// GETs `url` and hands back the body as a stream once the status is OK. A failure while
@@ -207,42 +260,81 @@ impl Client {
         etag: Option<&str>,
         retries: &mut u32,
     ) -> Result<Fetched<impl Stream<Item = reqwest::Result<Bytes>> + use<>>, ApiError> {
-        self.with_retry(url, etag, retries, |resp| async move { Ok(resp.bytes_stream()) }).await
+        self.with_retry(
+            url,
+            etag,
+            retries,
+            |resp| async move { Ok(resp.bytes_stream()) },
+        )
+        .await
     }
 
-    async fn with_retry<T, F, Fut>(&self, url: &Url, etag: Option<&str>, retries: &mut u32, read: F) -> Result<Fetched<T>, ApiError>
+    async fn with_retry<T, F, Fut>(
+        &self,
+        url: &Url,
+        etag: Option<&str>,
+        retries: &mut u32,
+        read: F,
+    ) -> Result<Fetched<T>, ApiError>
     where
         F: Fn(reqwest::Response) -> Fut,
         Fut: Future<Output = reqwest::Result<T>>,
     {
         if origin(url) != origin(&self.base) {
-            return Err(ApiError::ForeignLink { link: redact_query(url), found: origin(url), expected: origin(&self.base) });
+            return Err(ApiError::ForeignLink {
+                link: redact_query(url),
+                found: origin(url),
+                expected: origin(&self.base),
+            });
         }
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let outcome = match self.send(url, etag).await {
-                Ok(resp) if resp.status() == StatusCode::NOT_MODIFIED => return Ok(Fetched::NotModified),
+                Ok(resp) if resp.status() == StatusCode::NOT_MODIFIED => {
+                    return Ok(Fetched::NotModified);
+                }
                 Ok(resp) if resp.status().is_success() => {
-                    let etag = resp.headers().get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let etag = resp
+                        .headers()
+                        .get(ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
                     match read(resp).await {
                         Ok(body) => return Ok(Fetched::Body { body, etag }),
-                        Err(e) => Outcome::Retry { reason: format!("the answer broke off: {}", error_chain(&e)), server_wait: None },
+                        Err(e) => Outcome::Retry {
+                            reason: format!("the answer broke off: {}", error_chain(&e)),
+                            server_wait: None,
+                        },
                     }
                 }
                 Ok(resp) => classify(url, resp).await,
-                Err(e) => Outcome::Retry { reason: error_chain(&e), server_wait: None },
+                Err(e) => Outcome::Retry {
+                    reason: error_chain(&e),
+                    server_wait: None,
+                },
             };
             match outcome {
                 Outcome::Fail(err) => return Err(err),
-                Outcome::Retry { reason, server_wait } => {
+                Outcome::Retry {
+                    reason,
+                    server_wait,
+                } => {
                     let elapsed = started.elapsed();
                     if attempt > self.retry.max_retries || elapsed >= self.retry.budget {
-                        return Err(ApiError::Exhausted { url: redact_query(url), attempts: attempt, elapsed, last: reason });
+                        return Err(ApiError::Exhausted {
+                            url: redact_query(url),
+                            attempts: attempt,
+                            elapsed,
+                            last: reason,
+                        });
                     }
                     let wait = match server_wait {
-                        Some(hint) => hint.min(self.retry.max_server_wait) + jitter(Duration::from_millis(250)),
+                        Some(hint) => {
+                            hint.min(self.retry.max_server_wait)
+                                + jitter(Duration::from_millis(250))
+                        }
                         None => jitter(backoff(&self.retry, attempt)),
                     };
                     let wait = wait.min(self.retry.budget.saturating_sub(elapsed));
@@ -275,7 +367,9 @@ pub fn install_crypto_provider() {
 /// The exponential backoff before retry `attempt` (1-based), before jitter.
 fn backoff(cfg: &RetryConfig, attempt: u32) -> Duration {
     let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
-    cfg.initial_backoff.saturating_mul(factor).min(cfg.max_backoff)
+    cfg.initial_backoff
+        .saturating_mul(factor)
+        .min(cfg.max_backoff)
 }
 
 /// Full jitter: a uniform draw in [max/2, max], so that parallel units do not retry in step.
@@ -283,14 +377,20 @@ fn jitter(max: Duration) -> Duration {
     use std::sync::atomic::{AtomicU64, Ordering};
     static STATE: AtomicU64 = AtomicU64::new(0);
     let seed = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
     let r = crate::emulator::generator::mix(seed) as f64 / u64::MAX as f64;
     max.mul_f64(0.5 + 0.5 * r)
 }
 
 fn header_secs(headers: &HeaderMap, name: &str) -> Option<Duration> {
     let v = headers.get(name)?.to_str().ok()?.trim();
-    v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 /// Decides what a non-success status means: the one place where retryable and permanent
@@ -304,14 +404,25 @@ async fn classify(url: &Url, resp: reqwest::Response) -> Outcome {
     match status.as_u16() {
         429 => Outcome::Retry {
             reason: "throttled (429)".into(),
-            server_wait: header_secs(&headers, RATE_LIMIT_RETRY_AFTER).or_else(|| header_secs(&headers, RETRY_AFTER.as_str())),
+            server_wait: header_secs(&headers, RATE_LIMIT_RETRY_AFTER)
+                .or_else(|| header_secs(&headers, RETRY_AFTER.as_str())),
         },
-        503 => Outcome::Retry { reason: "service unavailable (503)".into(), server_wait: header_secs(&headers, RETRY_AFTER.as_str()) },
-        408 | 500 | 502 | 504 => Outcome::Retry { reason: format!("server error ({}): {message}", status.as_u16()), server_wait: None },
+        503 => Outcome::Retry {
+            reason: "service unavailable (503)".into(),
+            server_wait: header_secs(&headers, RETRY_AFTER.as_str()),
+        },
+        408 | 500 | 502 | 504 => Outcome::Retry {
+            reason: format!("server error ({}): {message}", status.as_u16()),
+            server_wait: None,
+        },
         401 | 403 => Outcome::Fail(ApiError::Unauthorized { url, message }),
         400 => Outcome::Fail(ApiError::BadRequest { url, message }),
         404 => Outcome::Fail(ApiError::NotFound { url, message }),
-        s => Outcome::Fail(ApiError::Status { url, status: s, message }),
+        s => Outcome::Fail(ApiError::Status {
+            url,
+            status: s,
+            message,
+        }),
     }
 }
 
@@ -324,7 +435,11 @@ fn error_message(body: &str) -> String {
         return m.to_string();
     }
     let text: String = body.chars().take(200).collect();
-    if text.trim().is_empty() { "no details given".into() } else { text.trim().to_string() }
+    if text.trim().is_empty() {
+        "no details given".into()
+    } else {
+        text.trim().to_string()
+    }
 }
 
 /// A URL for messages: page tokens cut short (they are long and say nothing to a reader).
@@ -360,7 +475,10 @@ mod tests {
         assert!(client("http://127.0.0.1:8080").is_ok());
         assert!(client("http://localhost:1").is_ok());
         assert!(client("http://[::1]:1").is_ok());
-        assert!(matches!(client("http://consumption.azure.com"), Err(ApiError::Insecure(_))));
+        assert!(matches!(
+            client("http://consumption.azure.com"),
+            Err(ApiError::Insecure(_))
+        ));
         assert!(client("https://consumption.azure.com").is_ok());
         assert!(client("ftp://x").is_err());
     }
@@ -368,15 +486,24 @@ mod tests {
     #[test]
     fn links_stay_on_the_api_host() {
         let c = client("https://consumption.azure.com").unwrap();
-        assert!(c.check_link("https://consumption.azure.com/v3/enrollments/1/usagedetails?skiptoken=x").is_ok());
-        assert!(c.check_link("/v3/enrollments/1/usagedetails?skiptoken=x").is_ok());
+        assert!(
+            c.check_link("https://consumption.azure.com/v3/enrollments/1/usagedetails?skiptoken=x")
+                .is_ok()
+        );
+        assert!(
+            c.check_link("/v3/enrollments/1/usagedetails?skiptoken=x")
+                .is_ok()
+        );
         for bad in [
             "https://evil.example/v3/x",
             "http://consumption.azure.com/v3/x",
             "https://consumption.azure.com:444/v3/x",
             "https://consumption.azure.com.evil.example/v3/x",
         ] {
-            assert!(matches!(c.check_link(bad), Err(ApiError::ForeignLink { .. })), "{bad}");
+            assert!(
+                matches!(c.check_link(bad), Err(ApiError::ForeignLink { .. })),
+                "{bad}"
+            );
         }
     }
 
@@ -384,7 +511,11 @@ mod tests {
     fn urls_are_versioned() {
         let c = client("https://consumption.azure.com/").unwrap();
         assert_eq!(
-            c.url(ApiVersion::V3, "enrollments/100/billingPeriods/202401/usagedetails").as_str(),
+            c.url(
+                ApiVersion::V3,
+                "enrollments/100/billingPeriods/202401/usagedetails"
+            )
+            .as_str(),
             "https://consumption.azure.com/v3/enrollments/100/billingPeriods/202401/usagedetails"
         );
     }
@@ -408,7 +539,10 @@ mod tests {
 
     #[test]
     fn error_bodies_are_read() {
-        assert_eq!(error_message(r#"{"error":{"code":"401","message":"nope"}}"#), "nope");
+        assert_eq!(
+            error_message(r#"{"error":{"code":"401","message":"nope"}}"#),
+            "nope"
+        );
         assert_eq!(error_message(""), "no details given");
     }
 }

@@ -11,12 +11,24 @@ pub const ENV_LAKE: &str = "COSTLAKE_LAKE";
 pub const DEFAULT_LAKE: &str = "./costlake-data";
 
 /// Keys `costlake.toml` may set.
-const KNOWN_KEYS: &[&str] = &["lake", "enrollment", "api_base", "api_key_file", "jobs", "settle_days", "datasets"];
+const KNOWN_KEYS: &[&str] = &[
+    "lake",
+    "enrollment",
+    "api_base",
+    "api_key_file",
+    "jobs",
+    "settle_days",
+    "datasets",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}:{line}: {message}")]
-    Syntax { file: String, line: usize, message: String },
+    Syntax {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("cannot read {0}: {1}")]
     Read(String, std::io::Error),
     #[error(
@@ -46,26 +58,48 @@ impl FileSettings {
     pub fn parse(text: &str, file: &str) -> Result<FileSettings, ConfigError> {
         let mut values = HashMap::new();
         for (i, raw) in text.lines().enumerate() {
-            let err = |message: String| ConfigError::Syntax { file: file.to_string(), line: i + 1, message };
+            let err = |message: String| ConfigError::Syntax {
+                file: file.to_string(),
+                line: i + 1,
+                message,
+            };
             let line = strip_comment(raw).trim();
             if line.is_empty() {
                 continue;
             }
             if line.starts_with('[') {
-                return Err(err("sections are not used; write plain `key = value` lines".into()));
+                return Err(err(
+                    "sections are not used; write plain `key = value` lines".into(),
+                ));
             }
-            let (key, value) = line.split_once('=').ok_or_else(|| err(format!("expected `key = value`, found `{line}`")))?;
+            let (key, value) = line
+                .split_once('=')
+                .ok_or_else(|| err(format!("expected `key = value`, found `{line}`")))?;
             let key = key.trim();
             if !KNOWN_KEYS.contains(&key) {
-                return Err(err(format!("unknown setting `{key}`; known: {}", KNOWN_KEYS.join(", "))));
+                return Err(err(format!(
+                    "unknown setting `{key}`; known: {}",
+                    KNOWN_KEYS.join(", ")
+                )));
             }
             let value = value.trim();
             let value = if let Some(inner) = value.strip_prefix('"') {
-                inner.strip_suffix('"').ok_or_else(|| err("unterminated string".into()))?.replace("\\\"", "\"").replace("\\\\", "\\")
+                inner
+                    .strip_suffix('"')
+                    .ok_or_else(|| err("unterminated string".into()))?
+                    .replace("\\\"", "\"")
+                    .replace("\\\\", "\\")
             } else if let Some(inner) = value.strip_prefix('[') {
                 // A list of strings: ["a", "b"] → a,b
-                let inner = inner.strip_suffix(']').ok_or_else(|| err("unterminated list".into()))?;
-                inner.split(',').map(|s| s.trim().trim_matches('"')).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(",")
+                let inner = inner
+                    .strip_suffix(']')
+                    .ok_or_else(|| err("unterminated list".into()))?;
+                inner
+                    .split(',')
+                    .map(|s| s.trim().trim_matches('"'))
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(",")
             } else {
                 value.to_string()
             };
@@ -102,12 +136,18 @@ pub fn lake_location(flag: Option<&str>, file: &FileSettings) -> String {
 
 /// The API key: the key file (flag, else file setting), else `COSTLAKE_API_KEY`.
 pub fn api_key(key_file: Option<&Path>, file: &FileSettings) -> Result<String, ConfigError> {
-    let key_file = key_file.map(Path::to_path_buf).or_else(|| file.get("api_key_file").map(Into::into));
+    let key_file = key_file
+        .map(Path::to_path_buf)
+        .or_else(|| file.get("api_key_file").map(Into::into));
     if let Some(path) = key_file {
-        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read(path.display().to_string(), e))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError::Read(path.display().to_string(), e))?;
         return Ok(text.trim().to_string());
     }
-    std::env::var(ENV_API_KEY).ok().filter(|k| !k.trim().is_empty()).ok_or(ConfigError::NoKey)
+    std::env::var(ENV_API_KEY)
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+        .ok_or(ConfigError::NoKey)
 }
 
 #[cfg(test)]
@@ -124,8 +164,13 @@ mod tests {
 
     #[test]
     fn typos_are_errors() {
-        let err = FileSettings::parse("lkae = 1", "costlake.toml").unwrap_err().to_string();
-        assert!(err.contains("costlake.toml:1") && err.contains("unknown setting `lkae`"), "{err}");
+        let err = FileSettings::parse("lkae = 1", "costlake.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("costlake.toml:1") && err.contains("unknown setting `lkae`"),
+            "{err}"
+        );
         assert!(FileSettings::parse("lake = \"x", "t").is_err());
     }
 }

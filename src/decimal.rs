@@ -59,10 +59,17 @@ pub fn parse(text: &str, scale: u32, precision: u32) -> Result<i128, DecimalErro
     // value = digits × 10^(exponent − frac_len); we want value × 10^scale.
     let shift = exponent - frac_len + scale as i64;
     let mut mantissa: i128 = 0;
-    let keep = if shift >= 0 { digits.len() } else { (digits.len() as i64 + shift).max(0) as usize };
+    let keep = if shift >= 0 {
+        digits.len()
+    } else {
+        (digits.len() as i64 + shift).max(0) as usize
+    };
     let overflow = || DecimalError::Overflow(text.to_string(), precision.saturating_sub(scale));
     for &d in &digits[..keep] {
-        mantissa = mantissa.checked_mul(10).and_then(|m| m.checked_add(d as i128)).ok_or_else(overflow)?;
+        mantissa = mantissa
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(d as i128))
+            .ok_or_else(overflow)?;
     }
     if shift > 0 {
         for _ in 0..shift {
@@ -140,7 +147,7 @@ pub fn format_api(mantissa: i128, scale: u32) -> String {
 fn trimmed(mantissa: i128, scale: u32) -> (String, usize) {
     let mut m = mantissa.unsigned_abs();
     let mut point = scale as usize;
-    while point > 0 && m % 10 == 0 && m != 0 {
+    while point > 0 && m.is_multiple_of(10) && m != 0 {
         m /= 10;
         point -= 1;
     }
@@ -168,7 +175,10 @@ mod tests {
         assert_eq!(parse("1.0E+2", 1, 38), Ok(1000));
         assert_eq!(parse("0.1", 18, 38), Ok(100_000_000_000_000_000));
         assert_eq!(parse("1E-10", 18, 38), Ok(100_000_000));
-        assert_eq!(parse("0.30000000000000004", 18, 38), Ok(300_000_000_000_000_040));
+        assert_eq!(
+            parse("0.30000000000000004", 18, 38),
+            Ok(300_000_000_000_000_040)
+        );
         assert_eq!(parse("007", 0, 38), Ok(7));
         assert_eq!(parse("0", 18, 38), Ok(0));
         assert_eq!(parse("-0.0", 18, 38), Ok(0));
@@ -185,9 +195,15 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_number() {
         for bad in ["", "-", "1.2.3", "abc", "1e", "1,5", "0x10", "NaN"] {
-            assert!(matches!(parse(bad, 2, 38), Err(DecimalError::Syntax(_))), "{bad}");
+            assert!(
+                matches!(parse(bad, 2, 38), Err(DecimalError::Syntax(_))),
+                "{bad}"
+            );
         }
-        assert!(matches!(parse("1e30", 18, 38), Err(DecimalError::Overflow(..))));
+        assert!(matches!(
+            parse("1e30", 18, 38),
+            Err(DecimalError::Overflow(..))
+        ));
     }
 
     #[test]
@@ -200,7 +216,13 @@ mod tests {
         assert_eq!(format_api(0, 5), "0");
         assert_eq!(format_plain(25_000, 9), "0.000025");
         assert_eq!(format_plain(-5, 1), "-0.5");
-        for (m, s) in [(25_000i128, 9u32), (1, 10), (123_456_789, 18), (-7, 3), (10, 0)] {
+        for (m, s) in [
+            (25_000i128, 9u32),
+            (1, 10),
+            (123_456_789, 18),
+            (-7, 3),
+            (10, 0),
+        ] {
             let back = parse(&format_api(m, s), s, 38).unwrap();
             assert_eq!(back, m);
         }

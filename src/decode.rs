@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, MapBuilder, MapFieldNames, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, MapBuilder,
+    MapFieldNames, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
@@ -22,7 +22,12 @@ use crate::schema::{DECIMAL_PRECISION, DECIMAL_SCALE, Dataset, Field, Kind};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("row {row}, field `{field}`: {reason} (value: {value})")]
-    Value { row: u64, field: String, value: String, reason: String },
+    Value {
+        row: u64,
+        field: String,
+        value: String,
+        reason: String,
+    },
     #[error("row {row}: required field `{field}` is missing or null")]
     Missing { row: u64, field: String },
     #[error("row {row} is not a JSON object: {reason}")]
@@ -41,7 +46,7 @@ enum Builder {
     Date(Date32Builder),
     Timestamp(TimestampMicrosecondBuilder),
     Bool(BooleanBuilder),
-    Map(MapBuilder<StringBuilder, StringBuilder>),
+    Map(Box<MapBuilder<StringBuilder, StringBuilder>>),
 }
 
 impl Builder {
@@ -50,16 +55,24 @@ impl Builder {
             Kind::Text | Kind::Json | Kind::Structured => Builder::Text(StringBuilder::new()),
             Kind::Int64 => Builder::Int64(Int64Builder::new()),
             Kind::Decimal => Builder::Decimal(
-                Decimal128Builder::new().with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE).expect("valid decimal type"),
+                Decimal128Builder::new()
+                    .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)
+                    .expect("valid decimal type"),
             ),
             Kind::Date => Builder::Date(Date32Builder::new()),
-            Kind::Timestamp => Builder::Timestamp(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
+            Kind::Timestamp => {
+                Builder::Timestamp(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
             Kind::Bool => Builder::Bool(BooleanBuilder::new()),
-            Kind::TagsMap => Builder::Map(MapBuilder::new(
-                Some(MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() }),
+            Kind::TagsMap => Builder::Map(Box::new(MapBuilder::new(
+                Some(MapFieldNames {
+                    entry: "entries".into(),
+                    key: "keys".into(),
+                    value: "values".into(),
+                }),
                 StringBuilder::new(),
                 StringBuilder::new(),
-            )),
+            ))),
         }
     }
 
@@ -106,7 +119,9 @@ fn scalar(raw: &RawValue) -> Result<Scalar<'_>, String> {
         Some(b'"') => {
             let inner = &text[1..text.len() - 1];
             if inner.contains('\\') {
-                serde_json::from_str::<String>(text).map(|s| Scalar::Str(s.into())).map_err(|e| e.to_string())
+                serde_json::from_str::<String>(text)
+                    .map(|s| Scalar::Str(s.into()))
+                    .map_err(|e| e.to_string())
             } else {
                 Ok(Scalar::Str(inner.into()))
             }
@@ -142,7 +157,10 @@ impl RowDecoder {
         let mut derived = Vec::new();
         for (i, field) in fields.iter().enumerate() {
             if let Some(source) = field.derived_from {
-                let from = fields.iter().position(|f| f.col == source).expect("derived column's source exists");
+                let from = fields
+                    .iter()
+                    .position(|f| f.col == source)
+                    .expect("derived column's source exists");
                 derived.push((i, from));
                 continue;
             }
@@ -187,7 +205,11 @@ impl RowDecoder {
             let index = match self.by_name.get(name) {
                 Some(&i) => i,
                 // Unknown fields are ignored: the service added fields over the years.
-                None => match self.by_name.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                None => match self
+                    .by_name
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                {
                     Some((_, &i)) => i,
                     None => continue,
                 },
@@ -203,14 +225,20 @@ impl RowDecoder {
                     _ => None,
                 };
             }
-            let appended = append(&mut self.builders[index], field.kind, &value).map_err(|reason| DecodeError::Value {
-                row,
-                field: field.api.to_string(),
-                value: raw.get().chars().take(80).collect(),
-                reason,
-            })?;
+            let appended =
+                append(&mut self.builders[index], field.kind, &value).map_err(|reason| {
+                    DecodeError::Value {
+                        row,
+                        field: field.api.to_string(),
+                        value: raw.get().chars().take(80).collect(),
+                        reason,
+                    }
+                })?;
             if !appended && !field.nullable {
-                return Err(DecodeError::Missing { row, field: field.api.to_string() });
+                return Err(DecodeError::Missing {
+                    row,
+                    field: field.api.to_string(),
+                });
             }
             self.seen[index] = true;
         }
@@ -219,13 +247,18 @@ impl RowDecoder {
                 continue;
             }
             if !self.fields[i].nullable {
-                return Err(DecodeError::Missing { row, field: self.fields[i].api.to_string() });
+                return Err(DecodeError::Missing {
+                    row,
+                    field: self.fields[i].api.to_string(),
+                });
             }
             self.builders[i].append_null();
             self.pending_tags[i] = None;
         }
         for &(target, source) in &self.derived {
-            let Builder::Map(map) = &mut self.builders[target] else { unreachable!("derived columns are maps") };
+            let Builder::Map(map) = &mut self.builders[target] else {
+                unreachable!("derived columns are maps")
+            };
             append_tags(map, self.pending_tags[source].as_deref());
         }
         self.rows += 1;
@@ -240,7 +273,10 @@ impl RowDecoder {
         }
         let columns: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
         self.rows = 0;
-        Some(RecordBatch::try_new(self.dataset.file_schema(), columns).expect("builders match the schema"))
+        Some(
+            RecordBatch::try_new(self.dataset.file_schema(), columns)
+                .expect("builders match the schema"),
+        )
     }
 }
 
@@ -281,7 +317,8 @@ fn append(builder: &mut Builder, kind: Kind, value: &Scalar<'_>) -> Result<bool,
             if matches!(value, Scalar::Nested(_)) {
                 return Err("expected a number".into());
             }
-            let v = decimal::parse(text, DECIMAL_SCALE as u32, DECIMAL_PRECISION as u32).map_err(|e| e.to_string())?;
+            let v = decimal::parse(text, DECIMAL_SCALE as u32, DECIMAL_PRECISION as u32)
+                .map_err(|e| e.to_string())?;
             b.append_value(v)
         }
         (Builder::Date(b), _) => b.append_value(parse_date(text)?),
@@ -323,13 +360,22 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_micros());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%m/%d/%Y %H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%m/%d/%Y %H:%M:%S",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
             return Ok(dt.and_utc().timestamp_micros());
         }
     }
     parse_naive_date(t)
-        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros())
+        .map(|d| {
+            d.and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                .and_utc()
+                .timestamp_micros()
+        })
         .ok_or_else(|| "expected a date-time such as 2024-05-01T00:00:00Z".into())
 }
 
@@ -339,8 +385,11 @@ pub fn parse_date(text: &str) -> Result<i32, String> {
     let date = match parse_naive_date(t) {
         Some(d) => d,
         None => {
-            let micros = parse_timestamp(t).map_err(|_| "expected a date such as 2024-05-01".to_string())?;
-            DateTime::from_timestamp_micros(micros).ok_or("date out of range")?.date_naive()
+            let micros =
+                parse_timestamp(t).map_err(|_| "expected a date such as 2024-05-01".to_string())?;
+            DateTime::from_timestamp_micros(micros)
+                .ok_or("date out of range")?
+                .date_naive()
         }
     };
     Ok(days_since_epoch(date))
@@ -352,7 +401,9 @@ pub fn days_since_epoch(d: NaiveDate) -> i32 {
 }
 
 fn parse_naive_date(t: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().or_else(|| NaiveDate::parse_from_str(t, "%m/%d/%Y").ok())
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .or_else(|| NaiveDate::parse_from_str(t, "%m/%d/%Y").ok())
 }
 
 /// Parses a JSON object into its (key, raw value) pairs without building a tree.
@@ -374,7 +425,9 @@ fn parse_object(json: &[u8]) -> Result<Vec<(&str, &RawValue)>, String> {
     }
     let text = std::str::from_utf8(json).map_err(|e| format!("not UTF-8: {e}"))?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let pairs = (&mut de).deserialize_map(Pairs).map_err(|e: serde_json::Error| e.to_string())?;
+    let pairs = (&mut de)
+        .deserialize_map(Pairs)
+        .map_err(|e: serde_json::Error| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;
     Ok(pairs)
 }
@@ -441,7 +494,11 @@ impl RowScanner {
     }
 
     /// Feeds bytes; calls `on_row` with each complete row's JSON text.
-    pub fn feed<E: From<DecodeError>>(&mut self, bytes: &[u8], mut on_row: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+    pub fn feed<E: From<DecodeError>>(
+        &mut self,
+        bytes: &[u8],
+        mut on_row: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         for &b in bytes {
             if self.in_string {
                 if self.in_row {
@@ -471,7 +528,11 @@ impl RowScanner {
                 continue;
             }
             match self.root {
-                Root::Done => return Err(DecodeError::Shape("text after the end of the JSON answer".into()).into()),
+                Root::Done => {
+                    return Err(
+                        DecodeError::Shape("text after the end of the JSON answer".into()).into(),
+                    );
+                }
                 Root::Unknown => {
                     // A UTF-8 byte-order mark before the JSON is tolerated.
                     if matches!(b, 0xEF | 0xBB | 0xBF) {
@@ -483,7 +544,13 @@ impl RowScanner {
                             self.expecting_key = true;
                             Root::Object
                         }
-                        _ => return Err(DecodeError::Shape(format!("expected a JSON array or object, found `{}`", b as char)).into()),
+                        _ => {
+                            return Err(DecodeError::Shape(format!(
+                                "expected a JSON array or object, found `{}`",
+                                b as char
+                            ))
+                            .into());
+                        }
                     };
                     self.depth = 1;
                     continue;
@@ -526,7 +593,11 @@ impl RowScanner {
                         }
                     }
                     other => {
-                        return Err(DecodeError::Shape(format!("expected a row object in the array, found `{}`", other as char)).into());
+                        return Err(DecodeError::Shape(format!(
+                            "expected a row object in the array, found `{}`",
+                            other as char
+                        ))
+                        .into());
                     }
                 }
                 continue;
@@ -546,7 +617,9 @@ impl RowScanner {
                 }
                 self.in_member_value = false;
                 let key = String::from_utf8_lossy(&self.key).into_owned();
-                let value = String::from_utf8_lossy(&self.member_value).trim().to_string();
+                let value = String::from_utf8_lossy(&self.member_value)
+                    .trim()
+                    .to_string();
                 self.members.insert(key, value);
                 self.member_value.clear();
             }
@@ -585,7 +658,9 @@ impl RowScanner {
     /// Checks that the answer ended where JSON ends.
     pub fn finish(&self) -> Result<(), DecodeError> {
         if self.root != Root::Done {
-            return Err(DecodeError::Shape("the answer ended before its JSON did (cut short?)".into()));
+            return Err(DecodeError::Shape(
+                "the answer ended before its JSON did (cut short?)".into(),
+            ));
         }
         Ok(())
     }
@@ -635,8 +710,15 @@ mod tests {
         let page = r#" {"id":"x\"}","data":[{"a":"]}\\","b":[1,{"c":2}]}, {"a":null}],"nextLink":"https://h/v3/x?skiptoken=1"} "#;
         for chunk in [1, 2, 3, 7, 1000] {
             let (r, s) = rows(page, chunk);
-            assert_eq!(r, vec![r#"{"a":"]}\\","b":[1,{"c":2}]}"#, r#"{"a":null}"#], "chunk {chunk}");
-            assert_eq!(s.next_link().unwrap().as_deref(), Some("https://h/v3/x?skiptoken=1"));
+            assert_eq!(
+                r,
+                vec![r#"{"a":"]}\\","b":[1,{"c":2}]}"#, r#"{"a":null}"#],
+                "chunk {chunk}"
+            );
+            assert_eq!(
+                s.next_link().unwrap().as_deref(),
+                Some("https://h/v3/x?skiptoken=1")
+            );
             assert_eq!(s.member("id"), Some(r#""x\"}""#));
             s.finish().unwrap();
         }
@@ -667,24 +749,46 @@ mod tests {
         let mut d = RowDecoder::new(Dataset::UsageDetails);
         d.push_row(br#"{"cost":2.5E-05,"date":"2024-05-01T00:00:00","subscriptionId":"23467313421","chargesBilledSeparately":"False","tags":"{\"env\":\"prod\",\"n\":1}","accountId":100,"unknownNewField":1}"#).unwrap();
         d.push_row(br#"{"cost":"12","date":"2024-05-02T00:00:00.000Z","subscriptionId":23467313421,"chargesBilledSeparately":true,"tags":"","consumedQuantity":1E3}"#).unwrap();
-        d.push_row(br#"{"extendedCost":0.1,"date":"2017-04-27T23:01:43.799Z","tags":null}"#).unwrap();
+        d.push_row(br#"{"extendedCost":0.1,"date":"2017-04-27T23:01:43.799Z","tags":null}"#)
+            .unwrap();
         let batch = d.finish().unwrap();
-        let cost = batch.column_by_name("cost").unwrap().as_primitive::<Decimal128Type>();
+        let cost = batch
+            .column_by_name("cost")
+            .unwrap()
+            .as_primitive::<Decimal128Type>();
         assert_eq!(cost.value(0), 25_000_000);
         assert_eq!(cost.value(1), 12_000_000_000_000);
         assert_eq!(cost.value(2), 100_000_000_000);
-        let sub = batch.column_by_name("subscription_id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
+        let sub = batch
+            .column_by_name("subscription_id")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int64Type>();
         assert_eq!(sub.value(0), 23_467_313_421);
         assert_eq!(sub.value(1), 23_467_313_421);
-        let cbs = batch.column_by_name("charges_billed_separately").unwrap().as_boolean();
+        let cbs = batch
+            .column_by_name("charges_billed_separately")
+            .unwrap()
+            .as_boolean();
         assert!(!cbs.value(0) && cbs.value(1) && cbs.is_null(2));
-        let date = batch.column_by_name("date").unwrap().as_primitive::<arrow::datatypes::Date32Type>();
-        assert_eq!(date.value(0), days_since_epoch(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap()));
-        assert_eq!(date.value(2), days_since_epoch(NaiveDate::from_ymd_opt(2017, 4, 27).unwrap()));
+        let date = batch
+            .column_by_name("date")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Date32Type>();
+        assert_eq!(
+            date.value(0),
+            days_since_epoch(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap())
+        );
+        assert_eq!(
+            date.value(2),
+            days_since_epoch(NaiveDate::from_ymd_opt(2017, 4, 27).unwrap())
+        );
         let tags = batch.column_by_name("tags_map").unwrap().as_map();
         assert!(tags.is_valid(0) && tags.is_null(1) && tags.is_null(2));
         assert_eq!(tags.value(0).len(), 2);
-        let q = batch.column_by_name("consumed_quantity").unwrap().as_primitive::<Decimal128Type>();
+        let q = batch
+            .column_by_name("consumed_quantity")
+            .unwrap()
+            .as_primitive::<Decimal128Type>();
         assert_eq!(q.value(1), 1000 * 10i128.pow(12));
     }
 
@@ -692,15 +796,25 @@ mod tests {
     fn bad_values_name_row_and_field() {
         let mut d = RowDecoder::new(Dataset::UsageDetails);
         d.push_row(br#"{"cost":1,"date":"2024-05-01"}"#).unwrap();
-        let err = d.push_row(br#"{"cost":"1,5","date":"2024-05-01"}"#).unwrap_err();
-        assert!(matches!(&err, DecodeError::Value { row: 1, field, .. } if field == "cost"), "{err}");
+        let err = d
+            .push_row(br#"{"cost":"1,5","date":"2024-05-01"}"#)
+            .unwrap_err();
+        assert!(
+            matches!(&err, DecodeError::Value { row: 1, field, .. } if field == "cost"),
+            "{err}"
+        );
         let mut d = RowDecoder::new(Dataset::UsageDetails);
         let err = d.push_row(br#"{"cost":1}"#).unwrap_err();
-        assert!(matches!(&err, DecodeError::Missing { field, .. } if field == "date"), "{err}");
+        assert!(
+            matches!(&err, DecodeError::Missing { field, .. } if field == "date"),
+            "{err}"
+        );
         let mut d = RowDecoder::new(Dataset::UsageDetails);
         let err = d.push_row(br#"{"cost":1,"date":"yesterday"}"#).unwrap_err();
         assert!(err.to_string().contains("`date`"), "{err}");
-        let err = RowDecoder::new(Dataset::UsageDetails).push_row(br#"[1]"#).unwrap_err();
+        let err = RowDecoder::new(Dataset::UsageDetails)
+            .push_row(br#"[1]"#)
+            .unwrap_err();
         assert!(matches!(err, DecodeError::Row { .. }));
     }
 }

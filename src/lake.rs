@@ -43,10 +43,18 @@ pub enum LakeError {
     #[error("no lake at {0}: create one with `costlake sync` (or try `costlake demo`)")]
     Missing(String),
     #[error("storage error in the lake at {location}: {source}")]
-    Store { location: String, source: object_store::Error },
+    Store {
+        location: String,
+        source: object_store::Error,
+    },
     #[error("cannot write Parquet to {path}: {source}")]
-    Parquet { path: String, source: parquet::errors::ParquetError },
-    #[error("the lake's manifest {path} is damaged ({message}); move it aside and run `costlake sync --refresh` to rebuild it")]
+    Parquet {
+        path: String,
+        source: parquet::errors::ParquetError,
+    },
+    #[error(
+        "the lake's manifest {path} is damaged ({message}); move it aside and run `costlake sync --refresh` to rebuild it"
+    )]
     Manifest { path: String, message: String },
 }
 
@@ -61,7 +69,11 @@ pub struct PartitionKey {
 impl PartitionKey {
     /// The partition's folder relative to the lake root, hive style.
     pub fn dir(&self) -> String {
-        let mut dir = format!("{}/{PARTITION_ENROLLMENT}={}", self.dataset.name(), self.enrollment);
+        let mut dir = format!(
+            "{}/{PARTITION_ENROLLMENT}={}",
+            self.dataset.name(),
+            self.enrollment
+        );
         if let Some(p) = self.period {
             dir.push_str(&format!("/{PARTITION_BILLING_PERIOD}={p}"));
         }
@@ -119,7 +131,9 @@ impl Manifest {
 
     /// Entries of one dataset.
     pub fn of(&self, dataset: Dataset) -> impl Iterator<Item = &PartitionEntry> {
-        self.partitions.values().filter(move |e| e.dataset == dataset.name())
+        self.partitions
+            .values()
+            .filter(move |e| e.dataset == dataset.name())
     }
 }
 
@@ -138,7 +152,9 @@ pub struct Lake {
 
 impl std::fmt::Debug for Lake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lake").field("location", &self.location).finish()
+        f.debug_struct("Lake")
+            .field("location", &self.location)
+            .finish()
     }
 }
 
@@ -146,11 +162,16 @@ impl Lake {
     /// Opens the lake at `location` (a path or `file://` URL). With `create`, a missing local
     /// folder is made; without, it is an error that says how to make one.
     pub fn open(location: &str, create: bool) -> Result<Lake, LakeError> {
-        let loc_err = |message: String| LakeError::Location { location: location.to_string(), message };
+        let loc_err = |message: String| LakeError::Location {
+            location: location.to_string(),
+            message,
+        };
         let path = match location.strip_prefix("file://") {
             Some(rest) => PathBuf::from(rest),
             None if location.contains("://") => {
-                return Err(loc_err("only local folders and file:// URLs are supported in this version".into()));
+                return Err(loc_err(
+                    "only local folders and file:// URLs are supported in this version".into(),
+                ));
             }
             None => PathBuf::from(location),
         };
@@ -165,8 +186,17 @@ impl Lake {
             return Err(loc_err("it is not a folder".into()));
         }
         let store = LocalFileSystem::new_with_prefix(&root).map_err(|e| loc_err(e.to_string()))?;
-        let url = format!("file://{}/", root.display().to_string().trim_end_matches('/'));
-        Ok(Lake { store: Arc::new(store), location: location.to_string(), url, local_root: Some(root), manifest_lock: Arc::default() })
+        let url = format!(
+            "file://{}/",
+            root.display().to_string().trim_end_matches('/')
+        );
+        Ok(Lake {
+            store: Arc::new(store),
+            location: location.to_string(),
+            url,
+            local_root: Some(root),
+            manifest_lock: Arc::default(),
+        })
     }
 
     pub fn location(&self) -> &str {
@@ -187,7 +217,10 @@ impl Lake {
     }
 
     fn store_err(&self, source: object_store::Error) -> LakeError {
-        LakeError::Store { location: self.location.clone(), source }
+        LakeError::Store {
+            location: self.location.clone(),
+            source,
+        }
     }
 
     fn manifest_path() -> Path {
@@ -200,17 +233,26 @@ impl Lake {
         match self.store.get(&path).await {
             Ok(got) => {
                 let bytes = got.bytes().await.map_err(|e| self.store_err(e))?;
-                let manifest: Manifest = serde_json::from_slice(&bytes)
-                    .map_err(|e| LakeError::Manifest { path: path.to_string(), message: e.to_string() })?;
+                let manifest: Manifest =
+                    serde_json::from_slice(&bytes).map_err(|e| LakeError::Manifest {
+                        path: path.to_string(),
+                        message: e.to_string(),
+                    })?;
                 if manifest.format > MANIFEST_FORMAT {
                     return Err(LakeError::Manifest {
                         path: path.to_string(),
-                        message: format!("it was written by a newer costlake (format {})", manifest.format),
+                        message: format!(
+                            "it was written by a newer costlake (format {})",
+                            manifest.format
+                        ),
                     });
                 }
                 Ok(manifest)
             }
-            Err(object_store::Error::NotFound { .. }) => Ok(Manifest { format: MANIFEST_FORMAT, partitions: BTreeMap::new() }),
+            Err(object_store::Error::NotFound { .. }) => Ok(Manifest {
+                format: MANIFEST_FORMAT,
+                partitions: BTreeMap::new(),
+            }),
             Err(e) => Err(self.store_err(e)),
         }
     }
@@ -223,24 +265,40 @@ impl Lake {
         manifest.format = MANIFEST_FORMAT;
         manifest.partitions.insert(key.dir(), entry);
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-        self.store.put(&Self::manifest_path(), PutPayload::from(json)).await.map_err(|e| self.store_err(e))?;
+        self.store
+            .put(&Self::manifest_path(), PutPayload::from(json))
+            .await
+            .map_err(|e| self.store_err(e))?;
         Ok(())
     }
 
     /// Starts writing a partition. Nothing is visible until [`PartitionWriter::commit`].
     pub fn writer(&self, key: &PartitionKey) -> Result<PartitionWriter, LakeError> {
         let path = Path::from(key.file());
-        let sink = HashingSink { inner: BufWriter::new(self.store.clone(), path.clone()), hasher: Sha256::new(), bytes: 0 };
+        let sink = HashingSink {
+            inner: BufWriter::new(self.store.clone(), path.clone()),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
         let props = writer_properties(key.dataset);
         let writer = AsyncArrowWriter::try_new(sink, key.dataset.file_schema(), Some(props))
-            .map_err(|source| LakeError::Parquet { path: path.to_string(), source })?;
-        Ok(PartitionWriter { writer, path, rows: 0 })
+            .map_err(|source| LakeError::Parquet {
+                path: path.to_string(),
+                source,
+            })?;
+        Ok(PartitionWriter {
+            writer,
+            path,
+            rows: 0,
+        })
     }
 
     /// Removes what a killed run can leave behind: staged files that were never renamed into
     /// place (`part-0.parquet#N` on disk).
     pub fn remove_stale_files(&self) -> std::io::Result<usize> {
-        let Some(root) = &self.local_root else { return Ok(0) };
+        let Some(root) = &self.local_root else {
+            return Ok(0);
+        };
         let mut removed = 0;
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
@@ -271,12 +329,20 @@ fn is_staged_file(path: &FsPath) -> bool {
 /// the file metadata.
 pub fn writer_properties(dataset: Dataset) -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid zstd level"),
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("costlake version {}", env!("CARGO_PKG_VERSION")))
         .set_key_value_metadata(Some(vec![
-            KeyValue::new(schema::META_WRITER_VERSION.to_string(), env!("CARGO_PKG_VERSION").to_string()),
-            KeyValue::new(schema::META_SCHEMA_VERSION.to_string(), schema::SCHEMA_VERSION.to_string()),
+            KeyValue::new(
+                schema::META_WRITER_VERSION.to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            KeyValue::new(
+                schema::META_SCHEMA_VERSION.to_string(),
+                schema::SCHEMA_VERSION.to_string(),
+            ),
             KeyValue::new(schema::META_DATASET.to_string(), dataset.name().to_string()),
         ]))
         .build()
@@ -293,13 +359,21 @@ impl AsyncFileWriter for HashingSink {
     fn write(&mut self, bs: Bytes) -> BoxFuture<'_, parquet::errors::Result<()>> {
         self.hasher.update(&bs);
         self.bytes += bs.len() as u64;
-        Box::pin(async move { self.inner.put(bs).await.map_err(|e| parquet::errors::ParquetError::External(Box::new(e))) })
+        Box::pin(async move {
+            self.inner
+                .put(bs)
+                .await
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+        })
     }
 
     fn complete(&mut self) -> BoxFuture<'_, parquet::errors::Result<()>> {
         Box::pin(async move {
             use tokio::io::AsyncWriteExt;
-            self.inner.shutdown().await.map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+            self.inner
+                .shutdown()
+                .await
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
         })
     }
 }
@@ -323,7 +397,13 @@ pub struct Written {
 impl PartitionWriter {
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), LakeError> {
         self.rows += batch.num_rows() as u64;
-        self.writer.write(batch).await.map_err(|source| LakeError::Parquet { path: self.path.to_string(), source })
+        self.writer
+            .write(batch)
+            .await
+            .map_err(|source| LakeError::Parquet {
+                path: self.path.to_string(),
+                source,
+            })
     }
 
     pub fn rows(&self) -> u64 {
@@ -335,9 +415,17 @@ impl PartitionWriter {
     pub async fn commit(self) -> Result<Written, LakeError> {
         let path = self.path.to_string();
         let mut writer = self.writer;
-        writer.finish().await.map_err(|source| LakeError::Parquet { path: path.clone(), source })?;
+        writer.finish().await.map_err(|source| LakeError::Parquet {
+            path: path.clone(),
+            source,
+        })?;
         let sink = writer.into_inner();
-        Ok(Written { file: path, rows: self.rows, bytes: sink.bytes, sha256: format!("{:x}", sink.hasher.finalize()) })
+        Ok(Written {
+            file: path,
+            rows: self.rows,
+            bytes: sink.bytes,
+            sha256: format!("{:x}", sink.hasher.finalize()),
+        })
     }
 
     /// Abandons the partition: nothing becomes visible and the previous file stays.
@@ -361,9 +449,20 @@ mod tests {
 
     #[test]
     fn partition_folders_are_hive_style() {
-        let key = PartitionKey { dataset: Dataset::UsageDetails, enrollment: "100".into(), period: Some(PeriodId(202401)) };
-        assert_eq!(key.file(), "usage_details/enrollment=100/billing_period=202401/part-0.parquet");
-        let key = PartitionKey { dataset: Dataset::BillingPeriods, enrollment: "100".into(), period: None };
+        let key = PartitionKey {
+            dataset: Dataset::UsageDetails,
+            enrollment: "100".into(),
+            period: Some(PeriodId(202401)),
+        };
+        assert_eq!(
+            key.file(),
+            "usage_details/enrollment=100/billing_period=202401/part-0.parquet"
+        );
+        let key = PartitionKey {
+            dataset: Dataset::BillingPeriods,
+            enrollment: "100".into(),
+            period: None,
+        };
         assert_eq!(key.dir(), "billing_periods/enrollment=100");
     }
 }

@@ -14,7 +14,11 @@ use costlake::schema::Dataset;
 use costlake::sync::{self, PeriodSelection, Progress, SyncOptions};
 
 #[derive(Parser)]
-#[command(name = "costlake", version, about = "Azure EA billing data in a local, queryable Parquet lake")]
+#[command(
+    name = "costlake",
+    version,
+    about = "Azure EA billing data in a local, queryable Parquet lake"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -113,7 +117,8 @@ struct EmulateArgs {
 }
 
 fn parse_period(s: &str) -> Result<PeriodId, String> {
-    PeriodId::parse(s).ok_or_else(|| format!("'{s}' is not a billing period; write yyyyMM, e.g. 202406"))
+    PeriodId::parse(s)
+        .ok_or_else(|| format!("'{s}' is not a billing period; write yyyyMM, e.g. 202406"))
 }
 
 fn parse_dataset(s: &str) -> Result<Dataset, String> {
@@ -124,7 +129,8 @@ fn parse_dataset(s: &str) -> Result<Dataset, String> {
 }
 
 fn parse_fault(s: &str) -> Result<Fault, String> {
-    Fault::parse(s).ok_or_else(|| format!("unknown fault '{s}'; choose from 429, 503, 500, drop, slow"))
+    Fault::parse(s)
+        .ok_or_else(|| format!("unknown fault '{s}'; choose from 429, 503, 500, drop, slow"))
 }
 
 /// A mistake in how costlake was called: exit code 2.
@@ -143,7 +149,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("costlake: {err:#}");
-            if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<config::ConfigError>().is_some() {
+            if err.downcast_ref::<UsageError>().is_some()
+                || err.downcast_ref::<config::ConfigError>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -166,36 +174,61 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let file = FileSettings::load(std::path::Path::new("."))?;
     let number = |key: &str| -> anyhow::Result<Option<i64>> {
         file.get(key)
-            .map(|v| v.parse::<i64>().map_err(|_| UsageError(format!("{}: `{key}` must be a number, not '{v}'", config::CONFIG_FILE)).into()))
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    UsageError(format!(
+                        "{}: `{key}` must be a number, not '{v}'",
+                        config::CONFIG_FILE
+                    ))
+                    .into()
+                })
+            })
             .transpose()
     };
     let enrollment = match args.enrollment.or(number("enrollment")?.map(|n| n as u64)) {
         Some(e) => e,
-        None => return Err(UsageError("which enrollment? pass --enrollment N (or set `enrollment` in costlake.toml)".into()).into()),
+        None => {
+            return Err(UsageError(
+                "which enrollment? pass --enrollment N (or set `enrollment` in costlake.toml)"
+                    .into(),
+            )
+            .into());
+        }
     };
-    let key = ApiKey::new(config::api_key(args.api_key_file.as_deref(), &file)?).map_err(|e| UsageError(e.to_string()))?;
+    let key = ApiKey::new(config::api_key(args.api_key_file.as_deref(), &file)?)
+        .map_err(|e| UsageError(e.to_string()))?;
     let periods = match (&args.periods, args.since, args.from, args.to) {
         (Some(r), ..) => PeriodSelection::parse_range(r).map_err(UsageError)?,
         (None, Some(p), ..) => PeriodSelection::Since(p),
         (None, None, Some(a), Some(b)) if a <= b => PeriodSelection::Dates(a, b),
-        (None, None, Some(_), Some(_)) => return Err(UsageError("--from comes after --to".into()).into()),
+        (None, None, Some(_), Some(_)) => {
+            return Err(UsageError("--from comes after --to".into()).into());
+        }
         _ => PeriodSelection::All,
     };
     let datasets = if !args.datasets.is_empty() {
         args.datasets
     } else if let Some(list) = file.get("datasets") {
-        list.split(',').map(|d| parse_dataset(d).map_err(UsageError)).collect::<Result<_, _>>()?
+        list.split(',')
+            .map(|d| parse_dataset(d).map_err(UsageError))
+            .collect::<Result<_, _>>()?
     } else {
         Dataset::ALL.to_vec()
     };
     let opts = SyncOptions {
         enrollment,
-        api_base: args.api_base.or_else(|| file.get("api_base").map(str::to_string)).unwrap_or_else(|| api::DEFAULT_API_BASE.to_string()),
+        api_base: args
+            .api_base
+            .or_else(|| file.get("api_base").map(str::to_string))
+            .unwrap_or_else(|| api::DEFAULT_API_BASE.to_string()),
         key,
         lake: config::lake_location(args.lake.as_deref(), &file),
         periods,
         datasets,
-        jobs: args.jobs.or(number("jobs")?.map(|n| n as usize)).unwrap_or(4),
+        jobs: args
+            .jobs
+            .or(number("jobs")?.map(|n| n as usize))
+            .unwrap_or(4),
         refresh: args.refresh,
         settle: chrono::Duration::days(args.settle_days.or(number("settle_days")?).unwrap_or(30)),
         retry: RetryConfig::default(),
@@ -206,7 +239,11 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     if !quiet || !report.ok() {
         eprintln!("{}", report.summary());
     }
-    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -215,7 +252,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Emulate(args) => {
             let config = EmulatorConfig {
                 enrollment: args.enrollment,
-                key: args.key.clone().unwrap_or_else(|| emulator::DEMO_KEY.to_string()),
+                key: args
+                    .key
+                    .clone()
+                    .unwrap_or_else(|| emulator::DEMO_KEY.to_string()),
                 seed: args.seed,
                 periods: args.periods,
                 last_period: args.last_period,
@@ -223,7 +263,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 page_size: args.page_size,
                 faults: FaultConfig {
                     rate: args.fault_rate,
-                    kinds: if args.faults.is_empty() { Fault::ALL.to_vec() } else { args.faults },
+                    kinds: if args.faults.is_empty() {
+                        Fault::ALL.to_vec()
+                    } else {
+                        args.faults
+                    },
                     slow: std::time::Duration::from_secs(args.slow_secs),
                     ..FaultConfig::default()
                 },
@@ -247,7 +291,9 @@ const DEMO_LAKE: &str = "./costlake-demo";
 /// The main job on the embedded default: the emulator on a loopback port, six periods synced
 /// into ./costlake-demo, and what the lake now holds.
 async fn run_demo() -> anyhow::Result<ExitCode> {
-    let emu = emulator::Emulator::start(EmulatorConfig::default()).await.context("cannot start the emulator")?;
+    let emu = emulator::Emulator::start(EmulatorConfig::default())
+        .await
+        .context("cannot start the emulator")?;
     let e = emu.enrollment();
     println!(
         "Emulated EA enrollment {} on {} ({} periods, {} usage rows each)",
@@ -275,22 +321,43 @@ async fn run_demo() -> anyhow::Result<ExitCode> {
     let manifest = lake.manifest().await?;
     println!("\nThe lake at {DEMO_LAKE}:");
     for d in Dataset::ALL {
-        let (parts, rows) = manifest.of(d).fold((0, 0), |(p, r), entry| (p + 1, r + entry.rows));
-        println!("  {:<22} {:>3} partitions {:>12} rows", d.name(), parts, sync::thousands(rows));
+        let (parts, rows) = manifest
+            .of(d)
+            .fold((0, 0), |(p, r), entry| (p + 1, r + entry.rows));
+        println!(
+            "  {:<22} {:>3} partitions {:>12} rows",
+            d.name(),
+            parts,
+            sync::thousands(rows)
+        );
     }
     emu.stop().await;
-    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn print_banner(emu: &emulator::Emulator, show_key: bool) {
     let e = emu.enrollment();
     let base = emu.base_url();
     println!("EA Reporting API emulator listening on {base}");
-    println!("  enrollment {}  seed {}  {} periods ({}..{})  {} usage rows per period",
-        e.spec.number, e.spec.seed, e.periods.len(), e.periods[0].id, e.periods[e.periods.len() - 1].id, e.spec.rows_per_period);
+    println!(
+        "  enrollment {}  seed {}  {} periods ({}..{})  {} usage rows per period",
+        e.spec.number,
+        e.spec.seed,
+        e.periods.len(),
+        e.periods[0].id,
+        e.periods[e.periods.len() - 1].id,
+        e.spec.rows_per_period
+    );
     if show_key {
         println!("  API key (demo): {}", emulator::DEMO_KEY);
     }
-    println!("  try: curl -H 'Authorization: bearer <key>' {base}/v2/enrollments/{}/billingperiods", e.spec.number);
+    println!(
+        "  try: curl -H 'Authorization: bearer <key>' {base}/v2/enrollments/{}/billingperiods",
+        e.spec.number
+    );
     println!("  swagger: {base}/swagger/docs/v3");
 }

@@ -38,10 +38,14 @@ pub enum PeriodSelection {
 impl PeriodSelection {
     /// Parses `202301..202306` or a single `202301`.
     pub fn parse_range(s: &str) -> Result<PeriodSelection, String> {
-        let bad = || format!("'{s}' is not a period range; write 202301..202306 (or one period, 202301)");
+        let bad =
+            || format!("'{s}' is not a period range; write 202301..202306 (or one period, 202301)");
         match s.split_once("..") {
             Some((a, b)) => {
-                let (a, b) = (PeriodId::parse(a).ok_or_else(bad)?, PeriodId::parse(b).ok_or_else(bad)?);
+                let (a, b) = (
+                    PeriodId::parse(a).ok_or_else(bad)?,
+                    PeriodId::parse(b).ok_or_else(bad)?,
+                );
                 if a > b {
                     return Err(format!("'{s}': the first period comes after the last"));
                 }
@@ -115,7 +119,10 @@ enum UnitError {
 /// How a unit ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Fetched { rows: u64, bytes: u64 },
+    Fetched {
+        rows: u64,
+        bytes: u64,
+    },
     /// 304: the data had not changed since the last sync.
     Unchanged,
     /// Closed, already in the lake: no request made.
@@ -140,7 +147,9 @@ pub struct SyncReport {
 
 impl SyncReport {
     pub fn failed(&self) -> impl Iterator<Item = &UnitReport> {
-        self.units.iter().filter(|u| matches!(u.outcome, Outcome::Failed(_)))
+        self.units
+            .iter()
+            .filter(|u| matches!(u.outcome, Outcome::Failed(_)))
     }
 
     pub fn ok(&self) -> bool {
@@ -148,14 +157,34 @@ impl SyncReport {
     }
 
     pub fn rows_fetched(&self) -> u64 {
-        self.units.iter().map(|u| if let Outcome::Fetched { rows, .. } = u.outcome { rows } else { 0 }).sum()
+        self.units
+            .iter()
+            .map(|u| {
+                if let Outcome::Fetched { rows, .. } = u.outcome {
+                    rows
+                } else {
+                    0
+                }
+            })
+            .sum()
     }
 
     /// The closing summary.
     pub fn summary(&self) -> String {
-        let count = |f: &dyn Fn(&Outcome) -> bool| self.units.iter().filter(|u| f(&u.outcome)).count();
+        let count =
+            |f: &dyn Fn(&Outcome) -> bool| self.units.iter().filter(|u| f(&u.outcome)).count();
         let fetched = count(&|o| matches!(o, Outcome::Fetched { .. }));
-        let bytes: u64 = self.units.iter().map(|u| if let Outcome::Fetched { bytes, .. } = u.outcome { bytes } else { 0 }).sum();
+        let bytes: u64 = self
+            .units
+            .iter()
+            .map(|u| {
+                if let Outcome::Fetched { bytes, .. } = u.outcome {
+                    bytes
+                } else {
+                    0
+                }
+            })
+            .sum();
         let retries: u32 = self.units.iter().map(|u| u.retries).sum();
         let mut s = format!(
             "sync: {fetched} fetched ({} rows, {}), {} unchanged (304), {} skipped (closed), {} failed; {retries} retries; {:.1?}",
@@ -168,7 +197,10 @@ impl SyncReport {
         );
         for u in self.failed() {
             if let Outcome::Failed(why) = &u.outcome {
-                s.push_str(&format!("\n  failed: {}: {why}", unit_name(u.dataset, u.period)));
+                s.push_str(&format!(
+                    "\n  failed: {}: {why}",
+                    unit_name(u.dataset, u.period)
+                ));
             }
         }
         s
@@ -186,7 +218,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -234,43 +266,87 @@ pub async fn run(opts: SyncOptions) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let client = Client::new(&opts.api_base, opts.key.clone(), opts.retry.clone())?;
     let lake = Lake::open(&opts.lake, true)?;
-    lake.remove_stale_files().map_err(|e| SyncError::Other(format!("cannot tidy the lake at {}: {e}", opts.lake)))?;
+    lake.remove_stale_files()
+        .map_err(|e| SyncError::Other(format!("cannot tidy the lake at {}: {e}", opts.lake)))?;
     let manifest = lake.manifest().await?;
     let bars = match opts.progress {
         Progress::Bars => Some(MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
         _ => None,
     };
-    let run = Arc::new(Run { client, lake, enrollment: opts.enrollment, bars, progress: opts.progress });
+    let run = Arc::new(Run {
+        client,
+        lake,
+        enrollment: opts.enrollment,
+        bars,
+        progress: opts.progress,
+    });
     let now = Utc::now();
 
     // The period list decides what exists; it is small and always fetched (with its ETag).
-    let list_key = PartitionKey { dataset: Dataset::BillingPeriods, enrollment: opts.enrollment.to_string(), period: None };
-    let list_url = run.client.url(ApiVersion::V2, &format!("enrollments/{}/billingperiods", opts.enrollment));
+    let list_key = PartitionKey {
+        dataset: Dataset::BillingPeriods,
+        enrollment: opts.enrollment.to_string(),
+        period: None,
+    };
+    let list_url = run.client.url(
+        ApiVersion::V2,
+        &format!("enrollments/{}/billingperiods", opts.enrollment),
+    );
     let mut retries = 0;
     let list_started = Instant::now();
     let (list_bytes, list_etag) = match run.client.get_bytes(&list_url, None, &mut retries).await? {
         Fetched::Body { body, etag } => (body, etag),
         Fetched::NotModified => unreachable!("no ETag sent"),
     };
-    let listed = parse_period_list(&list_bytes).map_err(|e| SyncError::Other(format!("the billing-period list from {list_url} is not what the API sends: {e}")))?;
+    let listed = parse_period_list(&list_bytes).map_err(|e| {
+        SyncError::Other(format!(
+            "the billing-period list from {list_url} is not what the API sends: {e}"
+        ))
+    })?;
     let mut units_report = Vec::new();
     if opts.datasets.contains(&Dataset::BillingPeriods) {
-        let outcome = match write_rows(&run, &list_key, &list_bytes, list_etag, false, ApiVersion::V2).await {
+        let outcome = match write_rows(
+            &run,
+            &list_key,
+            &list_bytes,
+            list_etag,
+            false,
+            ApiVersion::V2,
+        )
+        .await
+        {
             Ok((rows, bytes)) => Outcome::Fetched { rows, bytes },
             Err(e) => Outcome::Failed(e.to_string()),
         };
-        units_report.push(UnitReport { dataset: Dataset::BillingPeriods, period: None, outcome, retries, elapsed: list_started.elapsed() });
+        units_report.push(UnitReport {
+            dataset: Dataset::BillingPeriods,
+            period: None,
+            outcome,
+            retries,
+            elapsed: list_started.elapsed(),
+        });
     }
 
-    let mut periods: Vec<ListedPeriod> = listed.into_iter().filter(|p| opts.periods.includes(p.id)).collect();
+    let mut periods: Vec<ListedPeriod> = listed
+        .into_iter()
+        .filter(|p| opts.periods.includes(p.id))
+        .collect();
     periods.sort_by_key(|p| p.id);
     if let PeriodSelection::Dates(a, b) = opts.periods {
         // Months the list lacks can still be asked for by date.
         let mut p = PeriodId::of_date(a);
         while p <= PeriodId::of_date(b) {
             if !periods.iter().any(|l| l.id == p) {
-                let end = p.last_day().and_hms_opt(23, 59, 59).expect("time").and_utc();
-                periods.push(ListedPeriod { id: p, end, has: vec![Dataset::UsageDetails, Dataset::MarketplaceCharges] });
+                let end = p
+                    .last_day()
+                    .and_hms_opt(23, 59, 59)
+                    .expect("time")
+                    .and_utc();
+                periods.push(ListedPeriod {
+                    id: p,
+                    end,
+                    has: vec![Dataset::UsageDetails, Dataset::MarketplaceCharges],
+                });
             }
             p = p.next();
         }
@@ -284,23 +360,44 @@ pub async fn run(opts: SyncOptions) -> Result<SyncReport, SyncError> {
             if dataset == Dataset::BillingPeriods || !period.has.contains(&dataset) {
                 continue; // a null link: no data of that kind, no request
             }
-            let key = PartitionKey { dataset, enrollment: opts.enrollment.to_string(), period: Some(period.id) };
+            let key = PartitionKey {
+                dataset,
+                enrollment: opts.enrollment.to_string(),
+                period: Some(period.id),
+            };
             let previous = manifest.get(&key);
             if let Some(prev) = previous
                 && prev.closed
                 && !opts.refresh
             {
-                units_report.push(UnitReport { dataset, period: Some(period.id), outcome: Outcome::Skipped, retries: 0, elapsed: Duration::ZERO });
+                units_report.push(UnitReport {
+                    dataset,
+                    period: Some(period.id),
+                    outcome: Outcome::Skipped,
+                    retries: 0,
+                    elapsed: Duration::ZERO,
+                });
                 continue;
             }
             let custom_dates = match opts.periods {
-                PeriodSelection::Dates(..) if matches!(dataset, Dataset::UsageDetails | Dataset::MarketplaceCharges) => {
+                PeriodSelection::Dates(..)
+                    if matches!(dataset, Dataset::UsageDetails | Dataset::MarketplaceCharges) =>
+                {
                     Some((period.id.first_day(), period.id.last_day()))
                 }
                 _ => None,
             };
-            let etag = if opts.refresh { None } else { previous.and_then(|p| p.etag.clone()) };
-            units.push(Unit { key, closed, etag, custom_dates });
+            let etag = if opts.refresh {
+                None
+            } else {
+                previous.and_then(|p| p.etag.clone())
+            };
+            units.push(Unit {
+                key,
+                closed,
+                etag,
+                custom_dates,
+            });
         }
     }
 
@@ -316,7 +413,10 @@ pub async fn run(opts: SyncOptions) -> Result<SyncReport, SyncError> {
     if let Some(bars) = &run.bars {
         let _ = bars.clear();
     }
-    Ok(SyncReport { units: units_report, elapsed: started.elapsed() })
+    Ok(SyncReport {
+        units: units_report,
+        elapsed: started.elapsed(),
+    })
 }
 
 fn parse_period_list(bytes: &[u8]) -> Result<Vec<ListedPeriod>, String> {
@@ -330,14 +430,27 @@ fn parse_period_list(bytes: &[u8]) -> Result<Vec<ListedPeriod>, String> {
             Some(serde_json::Value::Number(n)) => PeriodId::parse(&n.to_string()),
             _ => None,
         }
-        .ok_or_else(|| format!("a billing period without a valid {}: {item}", name(Col::BillingPeriodId)))?;
+        .ok_or_else(|| {
+            format!(
+                "a billing period without a valid {}: {item}",
+                name(Col::BillingPeriodId)
+            )
+        })?;
         let end = item
             .get(name(Col::BillingEnd))
             .and_then(|v| v.as_str())
             .and_then(|s| crate::decode::parse_timestamp(s).ok())
             .and_then(DateTime::from_timestamp_micros)
-            .unwrap_or_else(|| id.last_day().and_hms_opt(23, 59, 59).expect("time").and_utc());
-        let link = |col: Col| item.get(name(col)).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()));
+            .unwrap_or_else(|| {
+                id.last_day()
+                    .and_hms_opt(23, 59, 59)
+                    .expect("time")
+                    .and_utc()
+            });
+        let link = |col: Col| {
+            item.get(name(col))
+                .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+        };
         let mut has = Vec::new();
         for (dataset, col) in [
             (Dataset::BalanceSummary, Col::BalanceSummaryLink),
@@ -360,15 +473,25 @@ fn unit_url(run: &Run, unit: &Unit) -> (Url, ApiVersion) {
     let p = unit.key.period.expect("per-period unit");
     let v = ApiVersion::V3;
     let path = match (unit.key.dataset, unit.custom_dates) {
-        (Dataset::UsageDetails, Some((a, b))) => format!("enrollments/{e}/usagedetailsbycustomdate?startTime={a}&endTime={b}"),
-        (Dataset::MarketplaceCharges, Some((a, b))) => format!("enrollments/{e}/marketplacechargesbycustomdate?startTime={a}&endTime={b}"),
+        (Dataset::UsageDetails, Some((a, b))) => {
+            format!("enrollments/{e}/usagedetailsbycustomdate?startTime={a}&endTime={b}")
+        }
+        (Dataset::MarketplaceCharges, Some((a, b))) => {
+            format!("enrollments/{e}/marketplacechargesbycustomdate?startTime={a}&endTime={b}")
+        }
         (Dataset::UsageDetails, None) => format!("enrollments/{e}/billingPeriods/{p}/usagedetails"),
-        (Dataset::MarketplaceCharges, None) => format!("enrollments/{e}/billingPeriods/{p}/marketplacecharges"),
+        (Dataset::MarketplaceCharges, None) => {
+            format!("enrollments/{e}/billingPeriods/{p}/marketplacecharges")
+        }
         (Dataset::PriceSheet, _) => format!("enrollments/{e}/billingPeriods/{p}/pricesheet"),
-        (Dataset::BalanceSummary, _) => format!("enrollments/{e}/billingPeriods/{p}/balancesummary"),
+        (Dataset::BalanceSummary, _) => {
+            format!("enrollments/{e}/billingPeriods/{p}/balancesummary")
+        }
         (Dataset::BillingPeriods, _) => unreachable!("the period list is not a unit"),
     };
-    let (path, query) = path.split_once('?').map_or((path.as_str(), None), |(a, b)| (a, Some(b)));
+    let (path, query) = path
+        .split_once('?')
+        .map_or((path.as_str(), None), |(a, b)| (a, Some(b)));
     let mut url = run.client.url(v, path);
     url.set_query(query);
     (url, v)
@@ -385,12 +508,18 @@ impl Meter {
     fn new(run: &Run, name: String) -> Meter {
         let bar = run.bars.as_ref().map(|bars| {
             let bar = bars.add(ProgressBar::new_spinner());
-            bar.set_style(ProgressStyle::with_template("{spinner} {prefix:<28} {msg}").expect("template"));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix:<28} {msg}").expect("template"),
+            );
             bar.set_prefix(name.clone());
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Meter { bar, name, started: Instant::now() }
+        Meter {
+            bar,
+            name,
+            started: Instant::now(),
+        }
     }
 
     fn update(&self, rows: u64, bytes: u64, retries: u32) {
@@ -442,7 +571,9 @@ async fn run_unit(run: &Run, unit: Unit) -> UnitReport {
     let mut retries = 0u32;
     let result = match unit.key.dataset {
         Dataset::UsageDetails => fetch_paged(run, &unit, &meter, &mut retries).await,
-        Dataset::MarketplaceCharges | Dataset::PriceSheet => fetch_streamed(run, &unit, &meter, &mut retries).await,
+        Dataset::MarketplaceCharges | Dataset::PriceSheet => {
+            fetch_streamed(run, &unit, &meter, &mut retries).await
+        }
         Dataset::BalanceSummary => fetch_balance(run, &unit, &mut retries).await,
         Dataset::BillingPeriods => unreachable!("the period list is not a unit"),
     };
@@ -451,7 +582,13 @@ async fn run_unit(run: &Run, unit: Unit) -> UnitReport {
         Ok(None) => Outcome::Unchanged,
         Err(e) => Outcome::Failed(e.to_string()),
     };
-    let report = UnitReport { dataset: unit.key.dataset, period: unit.key.period, outcome, retries, elapsed: started.elapsed() };
+    let report = UnitReport {
+        dataset: unit.key.dataset,
+        period: unit.key.period,
+        outcome,
+        retries,
+        elapsed: started.elapsed(),
+    };
     meter.done(run, &report);
     report
 }
@@ -464,14 +601,17 @@ struct Sink {
 
 impl Sink {
     fn new(run: &Run, key: &PartitionKey) -> Result<Sink, LakeError> {
-        Ok(Sink { decoder: RowDecoder::new(key.dataset), writer: run.lake.writer(key)? })
+        Ok(Sink {
+            decoder: RowDecoder::new(key.dataset),
+            writer: run.lake.writer(key)?,
+        })
     }
 
     async fn flush(&mut self, all: bool) -> Result<(), LakeError> {
-        if all || self.decoder.buffered_rows() >= BATCH_ROWS {
-            if let Some(batch) = self.decoder.finish() {
-                self.writer.write(&batch).await?;
-            }
+        if (all || self.decoder.buffered_rows() >= BATCH_ROWS)
+            && let Some(batch) = self.decoder.finish()
+        {
+            self.writer.write(&batch).await?;
         }
         Ok(())
     }
@@ -482,7 +622,14 @@ impl Sink {
         scanner.feed::<DecodeError>(bytes, |row| decoder.push_row(row))
     }
 
-    async fn commit(mut self, run: &Run, key: &PartitionKey, etag: Option<String>, closed: bool, version: ApiVersion) -> Result<(u64, u64), UnitError> {
+    async fn commit(
+        mut self,
+        run: &Run,
+        key: &PartitionKey,
+        etag: Option<String>,
+        closed: bool,
+        version: ApiVersion,
+    ) -> Result<(u64, u64), UnitError> {
         if let Err(e) = self.flush(true).await {
             self.writer.abort().await;
             return Err(e.into());
@@ -517,7 +664,12 @@ fn located(key: &PartitionKey, page: Option<u32>, err: DecodeError) -> UnitError
 
 /// Usage details: `nextLink` page after page; each page read whole (with retries) and decoded
 /// into the partition, so memory holds one page and one batch.
-async fn fetch_paged(run: &Run, unit: &Unit, meter: &Meter, retries: &mut u32) -> Result<Option<(u64, u64)>, UnitError> {
+async fn fetch_paged(
+    run: &Run,
+    unit: &Unit,
+    meter: &Meter,
+    retries: &mut u32,
+) -> Result<Option<(u64, u64)>, UnitError> {
     let (first, version) = unit_url(run, unit);
     let mut sink = Sink::new(run, &unit.key)?;
     let mut url = first;
@@ -528,7 +680,11 @@ async fn fetch_paged(run: &Run, unit: &Unit, meter: &Meter, retries: &mut u32) -
     let result: Result<(), UnitError> = async {
         loop {
             page += 1;
-            let etag_sent = if page == 1 { unit.etag.as_deref() } else { None };
+            let etag_sent = if page == 1 {
+                unit.etag.as_deref()
+            } else {
+                None
+            };
             let body = match run.client.get_bytes(&url, etag_sent, retries).await? {
                 Fetched::NotModified => {
                     not_modified = true;
@@ -543,15 +699,25 @@ async fn fetch_paged(run: &Run, unit: &Unit, meter: &Meter, retries: &mut u32) -
             };
             json_bytes += body.len() as u64;
             let mut scanner = RowScanner::new();
-            sink.feed(&mut scanner, &body).map_err(|e| located(&unit.key, Some(page), e))?;
-            scanner.finish().map_err(|e| located(&unit.key, Some(page), e))?;
+            sink.feed(&mut scanner, &body)
+                .map_err(|e| located(&unit.key, Some(page), e))?;
+            scanner
+                .finish()
+                .map_err(|e| located(&unit.key, Some(page), e))?;
             if !scanner.is_envelope() {
-                return Err(located(&unit.key, Some(page), DecodeError::Shape("expected a page {id, data, nextLink}".into())));
+                return Err(located(
+                    &unit.key,
+                    Some(page),
+                    DecodeError::Shape("expected a page {id, data, nextLink}".into()),
+                ));
             }
             sink.flush(false).await?;
             meter.update(sink.decoder.total_rows(), json_bytes, *retries);
             // An empty page with a nextLink does not end the period; only the link does.
-            match scanner.next_link().map_err(|e| located(&unit.key, Some(page), e))? {
+            match scanner
+                .next_link()
+                .map_err(|e| located(&unit.key, Some(page), e))?
+            {
                 Some(link) => url = run.client.check_link(&link)?,
                 None => return Ok(()),
             }
@@ -569,7 +735,10 @@ async fn fetch_paged(run: &Run, unit: &Unit, meter: &Meter, retries: &mut u32) -
             record_unchanged(run, unit).await?;
             Ok(None)
         }
-        Ok(()) => sink.commit(run, &unit.key, first_etag, unit.closed, version).await.map(Some),
+        Ok(()) => sink
+            .commit(run, &unit.key, first_etag, unit.closed, version)
+            .await
+            .map(Some),
     }
 }
 
@@ -589,12 +758,21 @@ async fn record_unchanged(run: &Run, unit: &Unit) -> Result<(), UnitError> {
 
 /// Price sheet and marketplace charges: one bare array, decoded as it streams in. If the
 /// answer breaks off, the partition is dropped and the whole answer fetched again.
-async fn fetch_streamed(run: &Run, unit: &Unit, meter: &Meter, retries: &mut u32) -> Result<Option<(u64, u64)>, UnitError> {
+async fn fetch_streamed(
+    run: &Run,
+    unit: &Unit,
+    meter: &Meter,
+    retries: &mut u32,
+) -> Result<Option<(u64, u64)>, UnitError> {
     let (url, version) = unit_url(run, unit);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (mut stream, etag) = match run.client.get_stream(&url, unit.etag.as_deref(), retries).await? {
+        let (mut stream, etag) = match run
+            .client
+            .get_stream(&url, unit.etag.as_deref(), retries)
+            .await?
+        {
             Fetched::NotModified => {
                 record_unchanged(run, unit).await?;
                 return Ok(None);
@@ -608,19 +786,31 @@ async fn fetch_streamed(run: &Run, unit: &Unit, meter: &Meter, retries: &mut u32
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| Err(format!("the answer broke off: {e}")))?;
                 json_bytes += chunk.len() as u64;
-                sink.feed(&mut scanner, &chunk).map_err(|e| Ok(located(&unit.key, None, e)))?;
+                sink.feed(&mut scanner, &chunk)
+                    .map_err(|e| Ok(located(&unit.key, None, e)))?;
                 sink.flush(false).await.map_err(|e| Ok(e.into()))?;
                 meter.update(sink.decoder.total_rows(), json_bytes, *retries);
             }
-            scanner.finish().map_err(|e| Ok(located(&unit.key, None, e)))?;
+            scanner
+                .finish()
+                .map_err(|e| Ok(located(&unit.key, None, e)))?;
             if scanner.is_envelope() {
-                return Err(Ok(located(&unit.key, None, DecodeError::Shape("expected a JSON array".into()))));
+                return Err(Ok(located(
+                    &unit.key,
+                    None,
+                    DecodeError::Shape("expected a JSON array".into()),
+                )));
             }
             Ok(())
         }
         .await;
         match outcome {
-            Ok(()) => return sink.commit(run, &unit.key, etag, unit.closed, version).await.map(Some),
+            Ok(()) => {
+                return sink
+                    .commit(run, &unit.key, etag, unit.closed, version)
+                    .await
+                    .map(Some);
+            }
             Err(Ok(fatal)) => {
                 sink.writer.abort().await;
                 return Err(fatal);
@@ -628,7 +818,10 @@ async fn fetch_streamed(run: &Run, unit: &Unit, meter: &Meter, retries: &mut u32
             Err(Err(broken)) => {
                 sink.writer.abort().await;
                 if attempt >= STREAM_ATTEMPTS {
-                    return Err(UnitError::Decode(format!("{}: {broken} ({attempt} attempts)", unit.key)));
+                    return Err(UnitError::Decode(format!(
+                        "{}: {broken} ({attempt} attempts)",
+                        unit.key
+                    )));
                 }
                 *retries += 1;
                 tracing::info!(unit = %unit.key, "fetching again: {broken}");
@@ -639,33 +832,63 @@ async fn fetch_streamed(run: &Run, unit: &Unit, meter: &Meter, retries: &mut u32
 }
 
 /// Balance summary: one object, or (v3) a one-element array.
-async fn fetch_balance(run: &Run, unit: &Unit, retries: &mut u32) -> Result<Option<(u64, u64)>, UnitError> {
+async fn fetch_balance(
+    run: &Run,
+    unit: &Unit,
+    retries: &mut u32,
+) -> Result<Option<(u64, u64)>, UnitError> {
     let (url, version) = unit_url(run, unit);
-    let (body, etag) = match run.client.get_bytes(&url, unit.etag.as_deref(), retries).await? {
+    let (body, etag) = match run
+        .client
+        .get_bytes(&url, unit.etag.as_deref(), retries)
+        .await?
+    {
         Fetched::NotModified => {
             record_unchanged(run, unit).await?;
             return Ok(None);
         }
         Fetched::Body { body, etag } => (body, etag),
     };
-    write_rows(run, &unit.key, &body, etag, unit.closed, version).await.map(Some)
+    write_rows(run, &unit.key, &body, etag, unit.closed, version)
+        .await
+        .map(Some)
 }
 
-/// Writes a small answer (an object or an array of objects) as a partition.
-async fn write_rows(run: &Run, key: &PartitionKey, body: &[u8], etag: Option<String>, closed: bool, version: ApiVersion) -> Result<(u64, u64), UnitError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| located(key, None, DecodeError::Shape(e.to_string())))?;
-    let items = match value {
-        serde_json::Value::Array(items) => items,
-        obj @ serde_json::Value::Object(_) => vec![obj],
-        other => return Err(located(key, None, DecodeError::Shape(format!("expected an object or array, found {other}")))),
-    };
+/// Writes a small answer (an object, or an array of objects) as a partition. The values go
+/// straight from the JSON text to the decoder: never through a parsed tree, whose numbers
+/// would be f64.
+async fn write_rows(
+    run: &Run,
+    key: &PartitionKey,
+    body: &[u8],
+    etag: Option<String>,
+    closed: bool,
+    version: ApiVersion,
+) -> Result<(u64, u64), UnitError> {
     let mut sink = Sink::new(run, key)?;
-    for item in &items {
-        let text = serde_json::to_vec(item).expect("value serializes");
-        if let Err(e) = sink.decoder.push_row(&text) {
-            sink.writer.abort().await;
-            return Err(located(key, None, e));
-        }
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF))
+        .unwrap_or(0);
+    let decoded = if body.get(start) == Some(&b'{') {
+        sink.decoder.push_row(&body[start..])
+    } else {
+        let mut scanner = RowScanner::new();
+        sink.feed(&mut scanner, body)
+            .and_then(|_| scanner.finish())
+            .and_then(|_| {
+                if scanner.is_envelope() {
+                    Err(DecodeError::Shape(
+                        "expected an object or an array of objects".into(),
+                    ))
+                } else {
+                    Ok(())
+                }
+            })
+    };
+    if let Err(e) = decoded {
+        sink.writer.abort().await;
+        return Err(located(key, None, e));
     }
     sink.commit(run, key, etag, closed, version).await
 }
@@ -676,8 +899,14 @@ mod tests {
 
     #[test]
     fn period_ranges_parse() {
-        assert_eq!(PeriodSelection::parse_range("202301..202306"), Ok(PeriodSelection::Range(PeriodId(202301), PeriodId(202306))));
-        assert_eq!(PeriodSelection::parse_range("202301"), Ok(PeriodSelection::Range(PeriodId(202301), PeriodId(202301))));
+        assert_eq!(
+            PeriodSelection::parse_range("202301..202306"),
+            Ok(PeriodSelection::Range(PeriodId(202301), PeriodId(202306)))
+        );
+        assert_eq!(
+            PeriodSelection::parse_range("202301"),
+            Ok(PeriodSelection::Range(PeriodId(202301), PeriodId(202301)))
+        );
         assert!(PeriodSelection::parse_range("202306..202301").is_err());
         assert!(PeriodSelection::parse_range("2023-01").is_err());
     }
@@ -688,7 +917,10 @@ mod tests {
             "balanceSummary":"/v1/enrollments/100/billingperiods/201704/balancesummary","usageDetails":"/v1/x","marketplaceCharges":null,"priceSheet":""}]"#;
         let p = parse_period_list(list).unwrap();
         assert_eq!(p[0].id, PeriodId(201704));
-        assert_eq!(p[0].has, vec![Dataset::BalanceSummary, Dataset::UsageDetails]);
+        assert_eq!(
+            p[0].has,
+            vec![Dataset::BalanceSummary, Dataset::UsageDetails]
+        );
     }
 
     #[test]

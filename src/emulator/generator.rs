@@ -16,7 +16,10 @@ pub const PRICE_SCALE: u32 = 4;
 pub const RATE_SCALE: u32 = 8;
 /// Scale of costs: quantity × rate, exactly the lake's scale.
 pub const COST_SCALE: u32 = QUANTITY_SCALE + RATE_SCALE;
-const _: () = assert!(COST_SCALE as i8 == DECIMAL_SCALE, "generated costs must fit the lake scale exactly");
+const _: () = assert!(
+    COST_SCALE as i8 == DECIMAL_SCALE,
+    "generated costs must fit the lake scale exactly"
+);
 
 /// SplitMix64's finaliser: a good 64-bit mix, the basis of every deterministic choice here.
 pub fn mix(mut z: u64) -> u64 {
@@ -28,7 +31,9 @@ pub fn mix(mut z: u64) -> u64 {
 
 /// A hash of several values: the seed of one decision.
 pub fn hash(parts: &[u64]) -> u64 {
-    parts.iter().fold(0x243F_6A88_85A3_08D3, |acc, &p| mix(acc ^ mix(p)))
+    parts
+        .iter()
+        .fold(0x243F_6A88_85A3_08D3, |acc, &p| mix(acc ^ mix(p)))
 }
 
 /// A deterministic GUID-shaped string.
@@ -78,10 +83,18 @@ impl PeriodId {
         self.next().first_day() - Duration::days(1)
     }
     pub fn next(self) -> PeriodId {
-        if self.month() == 12 { PeriodId((self.year() as u32 + 1) * 100 + 1) } else { PeriodId(self.0 + 1) }
+        if self.month() == 12 {
+            PeriodId((self.year() as u32 + 1) * 100 + 1)
+        } else {
+            PeriodId(self.0 + 1)
+        }
     }
     pub fn prev(self) -> PeriodId {
-        if self.month() == 1 { PeriodId((self.year() as u32 - 1) * 100 + 12) } else { PeriodId(self.0 - 1) }
+        if self.month() == 1 {
+            PeriodId((self.year() as u32 - 1) * 100 + 12)
+        } else {
+            PeriodId(self.0 - 1)
+        }
     }
     pub fn days(self) -> u32 {
         self.last_day().day()
@@ -101,14 +114,46 @@ pub struct Region {
 }
 
 pub static REGIONS: &[Region] = &[
-    Region { display: "US East", code: "eastus", meter_region: "US East" },
-    Region { display: "US West", code: "westus", meter_region: "US West" },
-    Region { display: "EU West", code: "westeurope", meter_region: "EU West" },
-    Region { display: "EU North", code: "northeurope", meter_region: "EU North" },
-    Region { display: "UK South", code: "uksouth", meter_region: "UK South" },
-    Region { display: "JA East", code: "japaneast", meter_region: "JA East" },
-    Region { display: "AP Southeast", code: "southeastasia", meter_region: "AP Southeast" },
-    Region { display: "CH North", code: "switzerlandnorth", meter_region: "CH North" },
+    Region {
+        display: "US East",
+        code: "eastus",
+        meter_region: "US East",
+    },
+    Region {
+        display: "US West",
+        code: "westus",
+        meter_region: "US West",
+    },
+    Region {
+        display: "EU West",
+        code: "westeurope",
+        meter_region: "EU West",
+    },
+    Region {
+        display: "EU North",
+        code: "northeurope",
+        meter_region: "EU North",
+    },
+    Region {
+        display: "UK South",
+        code: "uksouth",
+        meter_region: "UK South",
+    },
+    Region {
+        display: "JA East",
+        code: "japaneast",
+        meter_region: "JA East",
+    },
+    Region {
+        display: "AP Southeast",
+        code: "southeastasia",
+        meter_region: "AP Southeast",
+    },
+    Region {
+        display: "CH North",
+        code: "switzerlandnorth",
+        meter_region: "CH North",
+    },
 ];
 
 /// A kind of resource and the meters it is billed on.
@@ -127,24 +172,168 @@ pub struct Family {
 }
 
 pub static FAMILIES: &[Family] = &[
-    Family { category: "Virtual Machines", sub_category: "Dv3/DSv3 Series", service_tier: "Dv3/DSv3 Series", consumed_service: "Microsoft.Compute", resource_type: "virtualMachines", name_prefix: "vm", meters: &[("D2 v3/D2s v3", "100 Hours", 9_6000), ("D4 v3/D4s v3", "100 Hours", 19_2000), ("D8 v3/D8s v3", "100 Hours", 38_4000)], max_quantity: 24, billed_separately: false },
-    Family { category: "Virtual Machines", sub_category: "BS Series", service_tier: "BS Series", consumed_service: "Microsoft.Compute", resource_type: "virtualMachines", name_prefix: "vmb", meters: &[("B2s", "10 Hours", 4160), ("B2ms", "10 Hours", 8320)], max_quantity: 24, billed_separately: false },
-    Family { category: "Storage", sub_category: "Premium SSD Managed Disks", service_tier: "Premium SSD Managed Disks", consumed_service: "Microsoft.Compute", resource_type: "disks", name_prefix: "disk", meters: &[("P10 LRS Disk", "1/Month", 19_7100), ("P30 LRS Disk", "1/Month", 135_1700)], max_quantity: 1, billed_separately: false },
-    Family { category: "Storage", sub_category: "Tables", service_tier: "Standard", consumed_service: "Microsoft.Storage", resource_type: "storageAccounts", name_prefix: "st", meters: &[("Read Operations", "10,000 s", 36), ("Write Operations", "10,000 s", 500), ("LRS Data Stored", "1 GB/Month", 450)], max_quantity: 50_000, billed_separately: false },
-    Family { category: "Bandwidth", sub_category: "", service_tier: "Bandwidth", consumed_service: "Microsoft.Network", resource_type: "publicIPAddresses", name_prefix: "pip", meters: &[("Data Transfer Out (GB)", "10 GB", 8700), ("Static IP Address Usage", "100 Hours", 3600)], max_quantity: 200, billed_separately: false },
-    Family { category: "SQL Database", sub_category: "Single Standard", service_tier: "Standard", consumed_service: "Microsoft.Sql", resource_type: "servers/databases", name_prefix: "sqldb", meters: &[("S0 DTUs", "1/Day", 4839), ("S2 DTUs", "1/Day", 2_4194)], max_quantity: 1, billed_separately: false },
-    Family { category: "Azure App Service", sub_category: "Premium v2 Plan", service_tier: "Premium v2 Plan", consumed_service: "Microsoft.Web", resource_type: "serverFarms", name_prefix: "asp", meters: &[("P1 v2 App", "100 Hours", 14_6000), ("P2 v2 App", "100 Hours", 29_2000)], max_quantity: 24, billed_separately: false },
-    Family { category: "Azure Cosmos DB", sub_category: "", service_tier: "Azure Cosmos DB", consumed_service: "Microsoft.DocumentDB", resource_type: "databaseAccounts", name_prefix: "cosmos", meters: &[("100 RU/s", "100 Hours", 8_0000), ("Data Stored", "1 GB/Month", 2500)], max_quantity: 240, billed_separately: false },
-    Family { category: "Log Analytics", sub_category: "", service_tier: "Log Analytics", consumed_service: "Microsoft.OperationalInsights", resource_type: "workspaces", name_prefix: "law", meters: &[("Data Ingestion", "1 GB", 2_7600)], max_quantity: 40, billed_separately: false },
-    Family { category: "Azure Kubernetes Service", sub_category: "Standard", service_tier: "Uptime SLA", consumed_service: "Microsoft.ContainerService", resource_type: "managedClusters", name_prefix: "aks", meters: &[("Standard Uptime SLA", "1 Hour", 1000)], max_quantity: 24, billed_separately: false },
-    Family { category: "Azure DevOps", sub_category: "", service_tier: "Basic Plan", consumed_service: "Microsoft.VisualStudio", resource_type: "account", name_prefix: "ado", meters: &[("Basic User", "1/Month", 6_0000)], max_quantity: 1, billed_separately: true },
-    Family { category: "Azure Support", sub_category: "", service_tier: "Standard Support", consumed_service: "Microsoft.Support", resource_type: "supportPlans", name_prefix: "support", meters: &[("Standard Support", "1/Day", 3_2800)], max_quantity: 1, billed_separately: true },
+    Family {
+        category: "Virtual Machines",
+        sub_category: "Dv3/DSv3 Series",
+        service_tier: "Dv3/DSv3 Series",
+        consumed_service: "Microsoft.Compute",
+        resource_type: "virtualMachines",
+        name_prefix: "vm",
+        meters: &[
+            ("D2 v3/D2s v3", "100 Hours", 9_6000),
+            ("D4 v3/D4s v3", "100 Hours", 19_2000),
+            ("D8 v3/D8s v3", "100 Hours", 38_4000),
+        ],
+        max_quantity: 24,
+        billed_separately: false,
+    },
+    Family {
+        category: "Virtual Machines",
+        sub_category: "BS Series",
+        service_tier: "BS Series",
+        consumed_service: "Microsoft.Compute",
+        resource_type: "virtualMachines",
+        name_prefix: "vmb",
+        meters: &[("B2s", "10 Hours", 4160), ("B2ms", "10 Hours", 8320)],
+        max_quantity: 24,
+        billed_separately: false,
+    },
+    Family {
+        category: "Storage",
+        sub_category: "Premium SSD Managed Disks",
+        service_tier: "Premium SSD Managed Disks",
+        consumed_service: "Microsoft.Compute",
+        resource_type: "disks",
+        name_prefix: "disk",
+        meters: &[
+            ("P10 LRS Disk", "1/Month", 19_7100),
+            ("P30 LRS Disk", "1/Month", 135_1700),
+        ],
+        max_quantity: 1,
+        billed_separately: false,
+    },
+    Family {
+        category: "Storage",
+        sub_category: "Tables",
+        service_tier: "Standard",
+        consumed_service: "Microsoft.Storage",
+        resource_type: "storageAccounts",
+        name_prefix: "st",
+        meters: &[
+            ("Read Operations", "10,000 s", 36),
+            ("Write Operations", "10,000 s", 500),
+            ("LRS Data Stored", "1 GB/Month", 450),
+        ],
+        max_quantity: 50_000,
+        billed_separately: false,
+    },
+    Family {
+        category: "Bandwidth",
+        sub_category: "",
+        service_tier: "Bandwidth",
+        consumed_service: "Microsoft.Network",
+        resource_type: "publicIPAddresses",
+        name_prefix: "pip",
+        meters: &[
+            ("Data Transfer Out (GB)", "10 GB", 8700),
+            ("Static IP Address Usage", "100 Hours", 3600),
+        ],
+        max_quantity: 200,
+        billed_separately: false,
+    },
+    Family {
+        category: "SQL Database",
+        sub_category: "Single Standard",
+        service_tier: "Standard",
+        consumed_service: "Microsoft.Sql",
+        resource_type: "servers/databases",
+        name_prefix: "sqldb",
+        meters: &[("S0 DTUs", "1/Day", 4839), ("S2 DTUs", "1/Day", 2_4194)],
+        max_quantity: 1,
+        billed_separately: false,
+    },
+    Family {
+        category: "Azure App Service",
+        sub_category: "Premium v2 Plan",
+        service_tier: "Premium v2 Plan",
+        consumed_service: "Microsoft.Web",
+        resource_type: "serverFarms",
+        name_prefix: "asp",
+        meters: &[
+            ("P1 v2 App", "100 Hours", 14_6000),
+            ("P2 v2 App", "100 Hours", 29_2000),
+        ],
+        max_quantity: 24,
+        billed_separately: false,
+    },
+    Family {
+        category: "Azure Cosmos DB",
+        sub_category: "",
+        service_tier: "Azure Cosmos DB",
+        consumed_service: "Microsoft.DocumentDB",
+        resource_type: "databaseAccounts",
+        name_prefix: "cosmos",
+        meters: &[
+            ("100 RU/s", "100 Hours", 8_0000),
+            ("Data Stored", "1 GB/Month", 2500),
+        ],
+        max_quantity: 240,
+        billed_separately: false,
+    },
+    Family {
+        category: "Log Analytics",
+        sub_category: "",
+        service_tier: "Log Analytics",
+        consumed_service: "Microsoft.OperationalInsights",
+        resource_type: "workspaces",
+        name_prefix: "law",
+        meters: &[("Data Ingestion", "1 GB", 2_7600)],
+        max_quantity: 40,
+        billed_separately: false,
+    },
+    Family {
+        category: "Azure Kubernetes Service",
+        sub_category: "Standard",
+        service_tier: "Uptime SLA",
+        consumed_service: "Microsoft.ContainerService",
+        resource_type: "managedClusters",
+        name_prefix: "aks",
+        meters: &[("Standard Uptime SLA", "1 Hour", 1000)],
+        max_quantity: 24,
+        billed_separately: false,
+    },
+    Family {
+        category: "Azure DevOps",
+        sub_category: "",
+        service_tier: "Basic Plan",
+        consumed_service: "Microsoft.VisualStudio",
+        resource_type: "account",
+        name_prefix: "ado",
+        meters: &[("Basic User", "1/Month", 6_0000)],
+        max_quantity: 1,
+        billed_separately: true,
+    },
+    Family {
+        category: "Azure Support",
+        sub_category: "",
+        service_tier: "Standard Support",
+        consumed_service: "Microsoft.Support",
+        resource_type: "supportPlans",
+        name_prefix: "support",
+        meters: &[("Standard Support", "1/Day", 3_2800)],
+        max_quantity: 1,
+        billed_separately: true,
+    },
 ];
 
 /// The number in front of a unit of measure (`100 Hours` → 100, `10,000 s` → 10000, `1/Month`
 /// → 1, `Hours` → 1).
 pub fn block_size(unit: &str) -> u64 {
-    let digits: String = unit.chars().take_while(|c| c.is_ascii_digit() || *c == ',').filter(|c| *c != ',').collect();
+    let digits: String = unit
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .filter(|c| *c != ',')
+        .collect();
     digits.parse().unwrap_or(1).max(1)
 }
 
@@ -174,7 +363,14 @@ impl Meter {
     }
     pub fn product(&self) -> String {
         let f = self.family();
-        format!("{} {} - {}", f.sub_category, self.name, self.region().display).trim().to_string()
+        format!(
+            "{} {} - {}",
+            f.sub_category,
+            self.name,
+            self.region().display
+        )
+        .trim()
+        .to_string()
     }
 }
 
@@ -185,12 +381,36 @@ pub struct Department {
 }
 
 pub static DEPARTMENTS: &[Department] = &[
-    Department { id: 3456, name: "Engineering", cost_center: "1001" },
-    Department { id: 3457, name: "Data Platform", cost_center: "1002" },
-    Department { id: 3458, name: "Marketing", cost_center: "2001" },
-    Department { id: 3459, name: "Finance", cost_center: "3001" },
-    Department { id: 3460, name: "Research & Development", cost_center: "1003" },
-    Department { id: 3461, name: "Opérations Zürich", cost_center: "4001" },
+    Department {
+        id: 3456,
+        name: "Engineering",
+        cost_center: "1001",
+    },
+    Department {
+        id: 3457,
+        name: "Data Platform",
+        cost_center: "1002",
+    },
+    Department {
+        id: 3458,
+        name: "Marketing",
+        cost_center: "2001",
+    },
+    Department {
+        id: 3459,
+        name: "Finance",
+        cost_center: "3001",
+    },
+    Department {
+        id: 3460,
+        name: "Research & Development",
+        cost_center: "1003",
+    },
+    Department {
+        id: 3461,
+        name: "Opérations Zürich",
+        cost_center: "4001",
+    },
 ];
 
 pub struct Account {
@@ -230,12 +450,54 @@ pub struct Offer {
 }
 
 pub static OFFERS: &[Offer] = &[
-    Offer { publisher: "Kemp Technologies", offer: "Virtual LoadMaster™ (VLM) for Azure", plan: "VLM-500", meter_id: "2core", unit: "1 Hour", rate: 3500 },
-    Offer { publisher: "Datadog", offer: "Datadog - An Azure Native ISV Service", plan: "Pro", meter_id: "datadog-pro-host", unit: "1 Hour", rate: 2300 },
-    Offer { publisher: "Canonical", offer: "Ubuntu Pro 22.04 LTS", plan: "pro-22_04-lts", meter_id: "ubuntu-pro-2core", unit: "1 Hour", rate: 100 },
-    Offer { publisher: "Elastic", offer: "Elastic Cloud (Elasticsearch)", plan: "ec-azure-payg", meter_id: "elastic-ecu", unit: "1 Hour", rate: 4000 },
-    Offer { publisher: "Fortinet", offer: "FortiGate NGFW", plan: "fortinet_fg-vm_payg_2023", meter_id: "4core", unit: "1 Hour", rate: 1_2000 },
-    Offer { publisher: "SendGrid", offer: "Twilio SendGrid", plan: "silver", meter_id: "sendgrid-emails", unit: "1,000 Emails", rate: 1000 },
+    Offer {
+        publisher: "Kemp Technologies",
+        offer: "Virtual LoadMaster™ (VLM) for Azure",
+        plan: "VLM-500",
+        meter_id: "2core",
+        unit: "1 Hour",
+        rate: 3500,
+    },
+    Offer {
+        publisher: "Datadog",
+        offer: "Datadog - An Azure Native ISV Service",
+        plan: "Pro",
+        meter_id: "datadog-pro-host",
+        unit: "1 Hour",
+        rate: 2300,
+    },
+    Offer {
+        publisher: "Canonical",
+        offer: "Ubuntu Pro 22.04 LTS",
+        plan: "pro-22_04-lts",
+        meter_id: "ubuntu-pro-2core",
+        unit: "1 Hour",
+        rate: 100,
+    },
+    Offer {
+        publisher: "Elastic",
+        offer: "Elastic Cloud (Elasticsearch)",
+        plan: "ec-azure-payg",
+        meter_id: "elastic-ecu",
+        unit: "1 Hour",
+        rate: 4000,
+    },
+    Offer {
+        publisher: "Fortinet",
+        offer: "FortiGate NGFW",
+        plan: "fortinet_fg-vm_payg_2023",
+        meter_id: "4core",
+        unit: "1 Hour",
+        rate: 1_2000,
+    },
+    Offer {
+        publisher: "SendGrid",
+        offer: "Twilio SendGrid",
+        plan: "silver",
+        meter_id: "sendgrid-emails",
+        unit: "1,000 Emails",
+        rate: 1000,
+    },
 ];
 
 /// One generated usage row, with every value the API prints.
@@ -331,10 +593,29 @@ pub struct Enrollment {
     totals: Mutex<Vec<Option<UsageTotals>>>,
 }
 
-const TAG_OWNERS: &[&str] = &["alice@contoso.com", "bob@contoso.com", "chloé@contoso.com", "dmitri@contoso.com"];
+const TAG_OWNERS: &[&str] = &[
+    "alice@contoso.com",
+    "bob@contoso.com",
+    "chloé@contoso.com",
+    "dmitri@contoso.com",
+];
 const ENVS: &[&str] = &["prod", "dev", "test", "staging"];
-const RG_APPS: &[&str] = &["checkout", "search", "billing", "analytics", "identity", "erp"];
-const APPS: &[&str] = &["checkout", "search", "billing", "analytics", "identity", "会計システム"];
+const RG_APPS: &[&str] = &[
+    "checkout",
+    "search",
+    "billing",
+    "analytics",
+    "identity",
+    "erp",
+];
+const APPS: &[&str] = &[
+    "checkout",
+    "search",
+    "billing",
+    "analytics",
+    "identity",
+    "会計システム",
+];
 
 impl Enrollment {
     pub fn new(spec: EnrollmentSpec) -> Enrollment {
@@ -344,7 +625,12 @@ impl Enrollment {
             for k in 0..2 {
                 let id = 100_000 + (d as i64) * 10 + k;
                 let owner = format!("owner{}.{}@contoso.com", d, k);
-                accounts.push(Account { id, department: d, name: format!("{} Account {}", dept.name, k + 1), owner });
+                accounts.push(Account {
+                    id,
+                    department: d,
+                    name: format!("{} Account {}", dept.name, k + 1),
+                    owner,
+                });
             }
         }
         let mut subscriptions = Vec::new();
@@ -355,7 +641,11 @@ impl Enrollment {
                     account: a,
                     id: 20_000_000_000 + (h % 9_000_000_000) as i64,
                     guid: guid(&[seed, 2, a as u64, k]),
-                    name: format!("{} {}", account.name.replace(" Account", ""), ["Production", "Dev/Test"][k as usize]),
+                    name: format!(
+                        "{} {}",
+                        account.name.replace(" Account", ""),
+                        ["Production", "Dev/Test"][k as usize]
+                    ),
                     offer_id: ["MS-AZR-0017P", "MS-AZR-0148P"][k as usize],
                     admin: format!("admin{}@contoso.com", h % 50),
                 });
@@ -380,7 +670,13 @@ impl Enrollment {
                         name,
                         unit,
                         block: block_size(unit),
-                        part_number: format!("{}{}{}-{:05}", (b'A' + (h % 26) as u8) as char, (b'A' + (h / 26 % 26) as u8) as char, (b'A' + (h / 676 % 26) as u8) as char, h % 100_000),
+                        part_number: format!(
+                            "{}{}{}-{:05}",
+                            (b'A' + (h % 26) as u8) as char,
+                            (b'A' + (h / 26 % 26) as u8) as char,
+                            (b'A' + (h / 676 % 26) as u8) as char,
+                            h % 100_000
+                        ),
                         base_price: regional.max(1),
                         in_price_sheet: index % 50 != 7,
                         discounted: index % 37 == 3,
@@ -394,17 +690,36 @@ impl Enrollment {
         let mut resources = Vec::new();
         for (s, sub) in subscriptions.iter().enumerate() {
             for g in 0..3u64 {
-                let rg = format!("rg-{}-{}", RG_APPS[(s + g as usize) % RG_APPS.len()], ["web", "data", "shared"][g as usize]);
+                let rg = format!(
+                    "rg-{}-{}",
+                    RG_APPS[(s + g as usize) % RG_APPS.len()],
+                    ["web", "data", "shared"][g as usize]
+                );
                 for r in 0..5u64 {
                     let h = hash(&[seed, 5, s as u64, g, r]);
                     let family = (h % FAMILIES.len() as u64) as usize;
                     let region = ((h >> 8) % REGIONS.len() as u64) as usize;
                     let f = &FAMILIES[family];
-                    let name = format!("{}-{}-{:03}", f.name_prefix, ["web", "data", "shared"][g as usize], (h >> 16) % 1000);
+                    let name = format!(
+                        "{}-{}-{:03}",
+                        f.name_prefix,
+                        ["web", "data", "shared"][g as usize],
+                        (h >> 16) % 1000
+                    );
                     let provider = f.consumed_service;
-                    let instance_id = format!("/subscriptions/{}/resourceGroups/{}/providers/{}/{}/{}", sub.guid, rg, provider, f.resource_type, name);
+                    let instance_id = format!(
+                        "/subscriptions/{}/resourceGroups/{}/providers/{}/{}/{}",
+                        sub.guid, rg, provider, f.resource_type, name
+                    );
                     let index = resources.len();
-                    resources.push(Resource { subscription: s, resource_group: rg.clone(), family, region, instance_id, tags: tags_for(seed, index, s) });
+                    resources.push(Resource {
+                        subscription: s,
+                        resource_group: rg.clone(),
+                        family,
+                        region,
+                        instance_id,
+                        tags: tags_for(seed, index, s),
+                    });
                 }
             }
         }
@@ -412,9 +727,18 @@ impl Enrollment {
         let first = (1..spec.periods).fold(spec.last_period, |p, _| p.prev());
         let mut id = first;
         for index in 0..spec.periods as usize {
-            let days_with_data = if PeriodId::of_date(spec.today) == id { spec.today.day() } else { id.days() };
+            let days_with_data = if PeriodId::of_date(spec.today) == id {
+                spec.today.day()
+            } else {
+                id.days()
+            };
             // Marketplace purchases start in the enrollment's second period.
-            periods.push(Period { index, id, days_with_data, has_marketplace: index > 0 });
+            periods.push(Period {
+                index,
+                id,
+                days_with_data,
+                has_marketplace: index > 0,
+            });
             id = id.next();
         }
         // Prices drift: each period about one meter in eight moves by −3 % … +5 %.
@@ -424,7 +748,7 @@ impl Enrollment {
             let mut price = m.base_price;
             for p in 0..periods.len() {
                 let h = hash(&[seed, 6, m.index as u64, p as u64]);
-                if p > 0 && h % 8 == 0 {
+                if p > 0 && h.is_multiple_of(8) {
                     let pct = (h >> 8) % 9;
                     price = (price * (97 + pct as i64) / 100).max(1);
                 }
@@ -433,7 +757,17 @@ impl Enrollment {
             prices.push(row);
         }
         let totals = Mutex::new(vec![None; periods.len()]);
-        Enrollment { spec, periods, accounts, subscriptions, resources, meters, meter_index, prices, totals }
+        Enrollment {
+            spec,
+            periods,
+            accounts,
+            subscriptions,
+            resources,
+            meters,
+            meter_index,
+            prices,
+            totals,
+        }
     }
 
     pub fn period(&self, id: PeriodId) -> Option<&Period> {
@@ -454,7 +788,11 @@ impl Enrollment {
     pub fn rate(&self, meter: &Meter, period: usize) -> i128 {
         let price = self.unit_price(meter.index, period) as i128;
         // A negotiated price is 10 % below the sheet, rounded down to the price's scale.
-        let price = if meter.discounted { price * 9 / 10 } else { price };
+        let price = if meter.discounted {
+            price * 9 / 10
+        } else {
+            price
+        };
         // Blocks are powers of ten up to 10,000, so the division is exact at RATE_SCALE.
         price * 10i128.pow(RATE_SCALE - PRICE_SCALE) / meter.block as i128
     }
@@ -481,7 +819,11 @@ impl Enrollment {
         let meter = &self.meters[self.meter_index[resource.family][variant][resource.region]];
         let h2 = mix(h);
         let max_micro = family.max_quantity * 10u64.pow(QUANTITY_SCALE);
-        let quantity = if family.max_quantity == 1 { 10i128.pow(QUANTITY_SCALE) } else { (h2 % max_micro + 1) as i128 };
+        let quantity = if family.max_quantity == 1 {
+            10i128.pow(QUANTITY_SCALE)
+        } else {
+            (h2 % max_micro + 1) as i128
+        };
         let rate = self.rate(meter, period.index);
         let subscription = &self.subscriptions[resource.subscription];
         let account = &self.accounts[subscription.account];
@@ -501,7 +843,11 @@ impl Enrollment {
     }
 
     pub fn marketplace_rows(&self, period: &Period) -> u64 {
-        if period.has_marketplace { (self.usage_rows(period) / 200).max(3) } else { 0 }
+        if period.has_marketplace {
+            (self.usage_rows(period) / 200).max(3)
+        } else {
+            0
+        }
     }
 
     pub fn marketplace_row(&self, period: &Period, j: u64) -> MarketplaceRow<'_> {
@@ -560,7 +906,7 @@ impl Enrollment {
     /// The commitment purchased in a period, at [`COST_SCALE`]: every twelve periods, about
     /// eleven months of the first period's usage, so the balance runs out before the year ends.
     pub fn new_purchases(&self, period: &Period) -> i128 {
-        if period.index % 12 != 0 {
+        if !period.index.is_multiple_of(12) {
             return 0;
         }
         let first = self.totals(&self.periods[0]);
@@ -571,7 +917,11 @@ impl Enrollment {
 
     /// Credits in a period, at [`COST_SCALE`]: a promotional credit twice a year.
     pub fn adjustments(&self, period: &Period) -> i128 {
-        if period.index % 6 == 3 { 500 * 10i128.pow(COST_SCALE) } else { 0 }
+        if period.index % 6 == 3 {
+            500 * 10i128.pow(COST_SCALE)
+        } else {
+            0
+        }
     }
 
     /// The balance summary of a period, consistent with its rows.
@@ -654,7 +1004,10 @@ mod tests {
         assert!(PeriodId::parse("202413").is_none());
         assert!(PeriodId::parse("20241").is_none());
         let e = Enrollment::new(spec(10));
-        assert_eq!(e.periods.iter().map(|p| p.id.0).collect::<Vec<_>>(), vec![202401, 202402, 202403]);
+        assert_eq!(
+            e.periods.iter().map(|p| p.id.0).collect::<Vec<_>>(),
+            vec![202401, 202402, 202403]
+        );
     }
 
     #[test]
@@ -669,7 +1022,10 @@ mod tests {
         }
         for day in 0..p.days_with_data {
             let first = e.first_row_of_day(p, day);
-            assert_eq!(e.usage_row(p, first).date, p.id.first_day() + Duration::days(day as i64));
+            assert_eq!(
+                e.usage_row(p, first).date,
+                p.id.first_day() + Duration::days(day as i64)
+            );
             if first > 0 {
                 assert!(e.usage_row(p, first - 1).date < e.usage_row(p, first).date);
             }
@@ -685,7 +1041,10 @@ mod tests {
             assert_eq!(b.total_usage, t.cost);
             assert_eq!(b.utilized + b.total_overage, b.total_usage);
             assert_eq!(b.total_overage, b.service_overage + b.billed_separately);
-            assert_eq!(b.ending, b.beginning + b.new_purchases + b.adjustments - b.utilized);
+            assert_eq!(
+                b.ending,
+                b.beginning + b.new_purchases + b.adjustments - b.utilized
+            );
             assert!(t.billed_separately > 0);
         }
         assert!(e.new_purchases(&e.periods[0]) > 0);

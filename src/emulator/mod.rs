@@ -50,7 +50,13 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 5] = [Fault::RateLimited, Fault::Unavailable, Fault::ServerError, Fault::DropConnection, Fault::Slow];
+    pub const ALL: [Fault; 5] = [
+        Fault::RateLimited,
+        Fault::Unavailable,
+        Fault::ServerError,
+        Fault::DropConnection,
+        Fault::Slow,
+    ];
 
     pub fn parse(s: &str) -> Option<Fault> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -81,7 +87,13 @@ pub struct FaultConfig {
 
 impl Default for FaultConfig {
     fn default() -> Self {
-        FaultConfig { rate: 0.0, kinds: Fault::ALL.to_vec(), slow: Duration::from_secs(3), max_per_request: 2, retry_after_secs: 1 }
+        FaultConfig {
+            rate: 0.0,
+            kinds: Fault::ALL.to_vec(),
+            slow: Duration::from_secs(3),
+            max_per_request: 2,
+            retry_after_secs: 1,
+        }
     }
 }
 
@@ -185,7 +197,9 @@ impl Emulator {
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -194,7 +208,12 @@ impl Emulator {
                 })
                 .await;
         });
-        Ok(Emulator { shared, addr, shutdown: Some(tx), task })
+        Ok(Emulator {
+            shared,
+            addr,
+            shutdown: Some(tx),
+            task,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -246,6 +265,19 @@ impl Emulator {
     }
 }
 
+/// A refused request: the status and the message of the error body.
+struct Reject(StatusCode, String);
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        error(self.0, &self.1)
+    }
+}
+
+fn reject(status: StatusCode, message: impl Into<String>) -> Reject {
+    Reject(status, message.into())
+}
+
 /// An error answer in the service's shape: `{"error":{"code":"401","message":…}}`.
 fn error(status: StatusCode, message: &str) -> Response {
     let mut body = String::from("{\"error\":{\"code\":\"");
@@ -253,7 +285,12 @@ fn error(status: StatusCode, message: &str) -> Response {
     body.push_str("\",\"message\":");
     render::push_json_string(&mut body, message);
     body.push_str("}}");
-    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -268,7 +305,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             method,
             uri,
             had_authorization: headers.contains_key(header::AUTHORIZATION),
-            if_none_match: headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string),
+            if_none_match: headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
             status: response.status().as_u16(),
         });
     }
@@ -309,7 +349,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(b);
             i += 3;
@@ -325,7 +367,10 @@ async fn route(shared: &Arc<Shared>, req: &Parts, headers: &HeaderMap) -> Respon
     let path = req.uri.path().to_ascii_lowercase();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if req.method != axum::http::Method::GET {
-        return error(StatusCode::METHOD_NOT_ALLOWED, "Only GET is supported by this endpoint.");
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Only GET is supported by this endpoint.",
+        );
     }
     if let ["swagger", "docs", v] = segments.as_slice() {
         return match ApiVersion::parse(v) {
@@ -338,7 +383,9 @@ async fn route(shared: &Arc<Shared>, req: &Parts, headers: &HeaderMap) -> Respon
         };
     }
     let (version, enrollment, rest) = match segments.as_slice() {
-        [v, "enrollments", e, rest @ ..] if ApiVersion::parse(v).is_some() => (ApiVersion::parse(v).expect("checked"), *e, rest),
+        [v, "enrollments", e, rest @ ..] if ApiVersion::parse(v).is_some() => {
+            (ApiVersion::parse(v).expect("checked"), *e, rest)
+        }
         _ => return error(StatusCode::NOT_FOUND, "Unavailable"),
     };
     // Authentication comes before anything that could reveal the enrollment's data.
@@ -346,20 +393,34 @@ async fn route(shared: &Arc<Shared>, req: &Parts, headers: &HeaderMap) -> Respon
         return error(StatusCode::UNAUTHORIZED, message);
     }
     if enrollment.parse::<u64>().ok() != Some(shared.config.enrollment) {
-        return error(StatusCode::BAD_REQUEST, &format!("Invalid enrollment number '{enrollment}'."));
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid enrollment number '{enrollment}'."),
+        );
     }
     let e = &shared.enrollment;
     let current = e.periods.len() - 1;
     let params = query_params(req);
-    let by_period = |p: &str| -> Result<usize, Response> {
+    let by_period = |p: &str| -> Result<usize, Reject> {
         let id = PeriodId::parse(p).ok_or_else(|| {
-            error(StatusCode::BAD_REQUEST, &format!("Invalid billing period '{p}'. A billing period is written yyyyMM, e.g. 201704."))
+            reject(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Invalid billing period '{p}'. A billing period is written yyyyMM, e.g. 201704."
+                ),
+            )
         })?;
         e.period(id).map(|p| p.index).ok_or_else(|| {
-            error(StatusCode::BAD_REQUEST, &format!("No data found for billing period {id} of enrollment {}.", e.spec.number))
+            reject(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "No data found for billing period {id} of enrollment {}.",
+                    e.spec.number
+                ),
+            )
         })
     };
-    let routed: Result<(Resource, Scope), Response> = match rest {
+    let routed: Result<(Resource, Scope), Reject> = match rest {
         ["billingperiods"] => Ok((Resource::BillingPeriods, Scope::Period(current))),
         ["balancesummary"] => Ok((Resource::BalanceSummary, Scope::Period(current))),
         ["usagedetails"] => Ok((Resource::Usage, Scope::Period(current))),
@@ -375,31 +436,49 @@ async fn route(shared: &Arc<Shared>, req: &Parts, headers: &HeaderMap) -> Respon
             };
             match resource {
                 Some(r) => by_period(p).map(|i| (r, Scope::Period(i))),
-                None => Err(error(StatusCode::NOT_FOUND, "Unavailable")),
+                None => Err(reject(StatusCode::NOT_FOUND, "Unavailable")),
             }
         }
-        ["usagedetailsbycustomdate"] => date_range(&params).map(|(a, b)| (Resource::Usage, Scope::Range(a, b))),
-        ["marketplacechargesbycustomdate"] => date_range(&params).map(|(a, b)| (Resource::Marketplace, Scope::Range(a, b))),
-        _ => Err(error(StatusCode::NOT_FOUND, "Unavailable")),
+        ["usagedetailsbycustomdate"] => {
+            date_range(&params).map(|(a, b)| (Resource::Usage, Scope::Range(a, b)))
+        }
+        ["marketplacechargesbycustomdate"] => {
+            date_range(&params).map(|(a, b)| (Resource::Marketplace, Scope::Range(a, b)))
+        }
+        _ => Err(reject(StatusCode::NOT_FOUND, "Unavailable")),
     };
     let (resource, scope) = match routed {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(rejected) => return rejected.into_response(),
     };
     // Faults come after routing so that bad requests still get their 4xx.
     let fault = next_fault(shared, &req.uri.to_string());
     match fault {
         Some(Fault::RateLimited) => {
-            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "Too many requests. Please retry after the time in the retry-after header.");
-            r.headers_mut().insert("x-ms-ratelimit-microsoft.consumption-retry-after", HeaderValue::from(shared.config.faults.retry_after_secs));
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests. Please retry after the time in the retry-after header.",
+            );
+            r.headers_mut().insert(
+                "x-ms-ratelimit-microsoft.consumption-retry-after",
+                HeaderValue::from(shared.config.faults.retry_after_secs),
+            );
             return r;
         }
         Some(Fault::Unavailable) => {
-            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable.");
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(shared.config.faults.retry_after_secs));
+            let mut r = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable.",
+            );
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(shared.config.faults.retry_after_secs),
+            );
             return r;
         }
-        Some(Fault::ServerError) => return error(StatusCode::INTERNAL_SERVER_ERROR, "An error has occurred."),
+        Some(Fault::ServerError) => {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "An error has occurred.");
+        }
         Some(Fault::Slow) => tokio::time::sleep(shared.config.faults.slow).await,
         _ => {}
     }
@@ -413,34 +492,45 @@ async fn route(shared: &Arc<Shared>, req: &Parts, headers: &HeaderMap) -> Respon
             version as u64,
             match scope {
                 Scope::Period(i) => e.periods[i].id.0 as u64,
-                Scope::Range(a, b) => hash(&[a.to_string().len() as u64, date_key(a), date_key(b)]),
+                Scope::Range(a, b) => hash(&[date_key(a), date_key(b)]),
             },
             match scope {
                 Scope::Period(i) => e.periods[i].days_with_data as u64,
                 Scope::Range(..) => e.periods[current].days_with_data as u64,
             },
             e.spec.rows_per_period,
-            token.as_deref().map_or(0, |t| hash(&t.bytes().map(u64::from).collect::<Vec<_>>())),
+            token
+                .as_deref()
+                .map_or(0, |t| hash(&t.bytes().map(u64::from).collect::<Vec<_>>())),
         ])
     );
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
     let body = match resource {
         Resource::BillingPeriods => Chunks::billing_periods(shared.clone()),
-        Resource::BalanceSummary => Chunks::balance_summary(shared.clone(), version, scope_period(scope, current)),
-        Resource::PriceSheet => Chunks::price_sheet(shared.clone(), version, scope_period(scope, current)),
+        Resource::BalanceSummary => {
+            Chunks::balance_summary(shared.clone(), version, scope_period(scope, current))
+        }
+        Resource::PriceSheet => {
+            Chunks::price_sheet(shared.clone(), version, scope_period(scope, current))
+        }
         Resource::Marketplace => Chunks::marketplace(shared.clone(), version, scope),
-        Resource::Usage => match usage_page(shared, req, headers, version, scope, token.as_deref()) {
+        Resource::Usage => match usage_page(shared, req, headers, version, scope, token.as_deref())
+        {
             Ok(chunks) => chunks,
-            Err(resp) => return resp,
+            Err(rejected) => return rejected.into_response(),
         },
     };
     respond(body, etag, headers, fault == Some(Fault::DropConnection))
 }
 
 fn date_key(d: NaiveDate) -> u64 {
-    d.to_string().bytes().fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64))
+    fnv1a(&d.to_string())
 }
 
 fn scope_period(scope: Scope, current: usize) -> usize {
@@ -457,33 +547,57 @@ fn authorize(key: &str, headers: &HeaderMap) -> Result<(), &'static str> {
     let value = value.to_str().unwrap_or("");
     let (scheme, token) = value.split_once(' ').unwrap_or(("", value));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err("The Authorization header must use the bearer scheme: 'Authorization: bearer {API key}'.");
+        return Err(
+            "The Authorization header must use the bearer scheme: 'Authorization: bearer {API key}'.",
+        );
     }
     if token.trim() != key {
-        return Err("The API key is invalid or has expired. Generate a new key in the Azure portal.");
+        return Err(
+            "The API key is invalid or has expired. Generate a new key in the Azure portal.",
+        );
     }
     Ok(())
 }
 
 /// Validates `startTime`/`endTime`: `yyyy-MM-dd`, start ≤ end, not before May 2014, at most
 /// 36 months apart.
-fn date_range(params: &HashMap<String, String>) -> Result<(NaiveDate, NaiveDate), Response> {
-    let get = |name: &str| -> Result<NaiveDate, Response> {
+fn date_range(params: &HashMap<String, String>) -> Result<(NaiveDate, NaiveDate), Reject> {
+    let get = |name: &str| -> Result<NaiveDate, Reject> {
         let v = params.get(&name.to_ascii_lowercase()).ok_or_else(|| {
-            error(StatusCode::BAD_REQUEST, &format!("The query parameter '{name}' is required (yyyy-MM-dd)."))
+            reject(
+                StatusCode::BAD_REQUEST,
+                format!("The query parameter '{name}' is required (yyyy-MM-dd)."),
+            )
         })?;
-        NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .map_err(|_| error(StatusCode::BAD_REQUEST, &format!("Invalid {name} '{v}'. Dates are written yyyy-MM-dd.")))
+        NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+            reject(
+                StatusCode::BAD_REQUEST,
+                format!("Invalid {name} '{v}'. Dates are written yyyy-MM-dd."),
+            )
+        })
     };
     let (start, end) = (get("startTime")?, get("endTime")?);
     if start > end {
-        return Err(error(StatusCode::BAD_REQUEST, "startTime must not be after endTime."));
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            "startTime must not be after endTime.",
+        ));
     }
     if start < NaiveDate::from_ymd_opt(2014, 5, 1).expect("date") {
-        return Err(error(StatusCode::BAD_REQUEST, "Data is available from 2014-05-01 onward."));
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            "Data is available from 2014-05-01 onward.",
+        ));
     }
-    if end > start.checked_add_months(chrono::Months::new(36)).expect("date") {
-        return Err(error(StatusCode::BAD_REQUEST, "The date range must not exceed 36 months."));
+    if end
+        > start
+            .checked_add_months(chrono::Months::new(36))
+            .expect("date")
+    {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            "The date range must not exceed 36 months.",
+        ));
     }
     Ok((start, end))
 }
@@ -493,7 +607,10 @@ fn next_fault(shared: &Shared, uri: &str) -> Option<Fault> {
     let lower = uri.to_ascii_lowercase();
     {
         let mut scripted = shared.scripted.lock().expect("fault lock");
-        if let Some(i) = scripted.iter().position(|(p, _)| lower.contains(p.as_str())) {
+        if let Some(i) = scripted
+            .iter()
+            .position(|(p, _)| lower.contains(p.as_str()))
+        {
             return Some(scripted.remove(i).1);
         }
     }
@@ -510,23 +627,25 @@ fn next_fault(shared: &Shared, uri: &str) -> Option<Fault> {
     if attempt >= faults.max_per_request {
         return None;
     }
-    let h = hash(&[shared.config.seed, 0xFA, date_key_str(&lower), attempt as u64]);
+    let h = hash(&[shared.config.seed, 0xFA, fnv1a(&lower), attempt as u64]);
     if (h >> 11) as f64 / (1u64 << 53) as f64 >= faults.rate {
         return None;
     }
-    Some(faults.kinds[(mix_index(h) % faults.kinds.len() as u64) as usize])
+    Some(faults.kinds[(generator::mix(h) % faults.kinds.len() as u64) as usize])
 }
 
-fn date_key_str(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |a, b| (a ^ b as u64).wrapping_mul(0x100_0000_01b3))
-}
-
-fn mix_index(h: u64) -> u64 {
-    generator::mix(h)
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |a, b| {
+        (a ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn req_host(headers: &HeaderMap) -> String {
-    headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string()
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_string()
 }
 
 /// A usage page: the rows at the cursor, an envelope, and the `nextLink` to the rest.
@@ -537,19 +656,27 @@ fn usage_page(
     version: ApiVersion,
     scope: Scope,
     token: Option<&str>,
-) -> Result<Chunks, Response> {
+) -> Result<Chunks, Reject> {
     let e = &shared.enrollment;
     let segments = usage_segments(e, scope);
     let (mut seg, mut offset, empty_served) = match token {
         None => (0usize, 0u64, false),
         Some(t) => decode_token(shared.config.seed, t)
-            .filter(|(s, o, _)| *s < segments.len().max(1) && segments.get(*s).is_none_or(|g| *o <= g.2 - g.1))
-            .ok_or_else(|| error(StatusCode::BAD_REQUEST, "Invalid skiptoken."))?,
+            .filter(|(s, o, _)| {
+                *s < segments.len().max(1) && segments.get(*s).is_none_or(|g| *o <= g.2 - g.1)
+            })
+            .ok_or_else(|| reject(StatusCode::BAD_REQUEST, "Invalid skiptoken."))?,
     };
     let page_size = shared.config.page_size.max(1) as u64;
-    let page_number = segments[..seg.min(segments.len())].iter().map(|g| g.2 - g.1).sum::<u64>().saturating_add(offset) / page_size;
+    let page_number = segments[..seg.min(segments.len())]
+        .iter()
+        .map(|g| g.2 - g.1)
+        .sum::<u64>()
+        .saturating_add(offset)
+        / page_size;
     let every = shared.config.empty_page_every as u64;
-    let serve_empty = every > 0 && page_number % every == every - 1 && !empty_served && seg < segments.len();
+    let serve_empty =
+        every > 0 && page_number % every == every - 1 && !empty_served && seg < segments.len();
     let mut rows: Vec<(usize, u64, u64)> = Vec::new(); // (period, start, end) runs of this page
     let mut left = if serve_empty { 0 } else { page_size };
     while left > 0 && seg < segments.len() {
@@ -567,7 +694,11 @@ fn usage_page(
         }
     }
     let next = if seg < segments.len() || serve_empty {
-        let base = shared.config.next_link_base.clone().unwrap_or_else(|| format!("http://{}", req_host(headers)));
+        let base = shared
+            .config
+            .next_link_base
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", req_host(headers)));
         let mut link = format!("{base}{}?", req.uri.path());
         if let Scope::Range(a, b) = scope {
             link.push_str(&format!("startTime={a}&endTime={b}&"));
@@ -578,7 +709,10 @@ fn usage_page(
     } else {
         None
     };
-    let id = format!("{:016x}", hash(&[shared.config.seed, 0x1D, page_number, seg as u64, offset]));
+    let id = format!(
+        "{:016x}",
+        hash(&[shared.config.seed, 0x1D, page_number, seg as u64, offset])
+    );
     Ok(Chunks::usage(shared.clone(), version, rows, id, next))
 }
 
@@ -590,7 +724,10 @@ fn usage_segments(e: &Enrollment, scope: Scope) -> Vec<(usize, u64, u64)> {
             .periods
             .iter()
             .filter_map(|p| {
-                let (first, last) = (p.id.first_day(), p.id.first_day() + chrono::Duration::days(p.days_with_data as i64 - 1));
+                let (first, last) = (
+                    p.id.first_day(),
+                    p.id.first_day() + chrono::Duration::days(p.days_with_data as i64 - 1),
+                );
                 let (from, to) = (a.max(first), b.min(last));
                 if from > to {
                     return None;
@@ -610,7 +747,11 @@ fn token_check(seed: u64, seg: usize, offset: u64, empty: bool) -> u32 {
 /// An opaque-looking page token: segment, offset, whether the empty page was served, and a
 /// check so that a tampered token is refused.
 fn encode_token(seed: u64, seg: usize, offset: u64, empty: bool) -> String {
-    format!("{seg:x}-{offset:x}-{}-{:08x}", empty as u8, token_check(seed, seg, offset, empty))
+    format!(
+        "{seg:x}-{offset:x}-{}-{:08x}",
+        empty as u8,
+        token_check(seed, seg, offset, empty)
+    )
 }
 
 fn decode_token(seed: u64, token: &str) -> Option<(usize, u64, bool)> {
@@ -630,6 +771,9 @@ fn decode_token(seed: u64, token: &str) -> Option<(usize, u64, bool)> {
     Some((seg, offset, empty))
 }
 
+/// Appends row `i` of an answer to the buffer.
+type RenderRow = Box<dyn FnMut(u64, &mut String) + Send>;
+
 /// A response body produced in chunks of rows as the client reads, so memory stays flat
 /// however many rows a period has.
 struct Chunks {
@@ -637,14 +781,20 @@ struct Chunks {
     suffix: String,
     count: u64,
     next: u64,
-    render: Box<dyn FnMut(u64, &mut String) + Send>,
+    render: RenderRow,
 }
 
 const CHUNK_BYTES: usize = 64 * 1024;
 
 impl Chunks {
-    fn array(count: u64, render: Box<dyn FnMut(u64, &mut String) + Send>) -> Chunks {
-        Chunks { prefix: "[".into(), suffix: "]".into(), count, next: 0, render }
+    fn array(count: u64, render: RenderRow) -> Chunks {
+        Chunks {
+            prefix: "[".into(),
+            suffix: "]".into(),
+            count,
+            next: 0,
+            render,
+        }
     }
 
     fn billing_periods(shared: Arc<Shared>) -> Chunks {
@@ -669,16 +819,32 @@ impl Chunks {
             out.insert(0, '[');
             out.push(']');
         }
-        Chunks { prefix: out, suffix: String::new(), count: 0, next: 0, render: Box::new(|_, _| {}) }
+        Chunks {
+            prefix: out,
+            suffix: String::new(),
+            count: 0,
+            next: 0,
+            render: Box::new(|_, _| {}),
+        }
     }
 
     fn price_sheet(shared: Arc<Shared>, version: ApiVersion, period: usize) -> Chunks {
-        let meters: Vec<usize> = shared.enrollment.price_sheet_meters().map(|m| m.index).collect();
+        let meters: Vec<usize> = shared
+            .enrollment
+            .price_sheet_meters()
+            .map(|m| m.index)
+            .collect();
         Chunks::array(
             meters.len() as u64,
             Box::new(move |i, out| {
                 let e = &shared.enrollment;
-                render::price_sheet(out, version, e, &e.periods[period], &e.meters[meters[i as usize]]);
+                render::price_sheet(
+                    out,
+                    version,
+                    e,
+                    &e.periods[period],
+                    &e.meters[meters[i as usize]],
+                );
             }),
         )
     }
@@ -709,7 +875,12 @@ impl Chunks {
                 for &(p, start, end) in &runs {
                     if i < end - start {
                         let period = &e.periods[p];
-                        render::marketplace(out, version, period, &e.marketplace_row(period, start + i));
+                        render::marketplace(
+                            out,
+                            version,
+                            period,
+                            &e.marketplace_row(period, start + i),
+                        );
                         return;
                     }
                     i -= end - start;
@@ -718,7 +889,13 @@ impl Chunks {
         )
     }
 
-    fn usage(shared: Arc<Shared>, version: ApiVersion, runs: Vec<(usize, u64, u64)>, id: String, next: Option<String>) -> Chunks {
+    fn usage(
+        shared: Arc<Shared>,
+        version: ApiVersion,
+        runs: Vec<(usize, u64, u64)>,
+        id: String,
+        next: Option<String>,
+    ) -> Chunks {
         let total = runs.iter().map(|r| r.2 - r.1).sum();
         let mut prefix = String::from("{\"id\":");
         render::push_json_string(&mut prefix, &id);
@@ -787,7 +964,12 @@ fn respond(chunks: Chunks, etag: String, headers: &HeaderMap, drop_midway: bool)
                 .take(1)
                 .map(|chunk| chunk.map(|c| c.slice(..c.len() / 2)))
                 .chain(futures::stream::once(async {
-                    Err(io::Error::new(io::ErrorKind::ConnectionReset, "fault: connection dropped"))
+                    // Let the headers and the first bytes go out before the connection drops.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Err(io::Error::new(
+                        io::ErrorKind::ConnectionReset,
+                        "fault: connection dropped",
+                    ))
                 })),
         )
     } else {

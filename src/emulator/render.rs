@@ -5,7 +5,8 @@
 use chrono::NaiveDate;
 
 use super::generator::{
-    Balance, COST_SCALE, Enrollment, MarketplaceRow, Meter, PRICE_SCALE, Period, QUANTITY_SCALE, RATE_SCALE, UsageRow,
+    Balance, COST_SCALE, Enrollment, MarketplaceRow, Meter, PRICE_SCALE, Period, QUANTITY_SCALE,
+    RATE_SCALE, UsageRow,
 };
 use crate::decimal::format_api;
 use crate::schema::{ApiVersion, Col, Dataset};
@@ -25,7 +26,11 @@ fn num(mantissa: i128, scale: u32) -> Value<'static> {
 
 /// An integer id, sent as a string on some rows: the service's type drift.
 fn id(v: i64, as_string: bool) -> Value<'static> {
-    if as_string { Value::Owned(v.to_string()) } else { Value::Raw(v.to_string()) }
+    if as_string {
+        Value::Owned(v.to_string())
+    } else {
+        Value::Raw(v.to_string())
+    }
 }
 
 fn boolean(v: bool, as_string: bool) -> Value<'static> {
@@ -66,11 +71,18 @@ pub fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn push_object<'a>(out: &mut String, dataset: Dataset, version: ApiVersion, mut value: impl FnMut(Col) -> Value<'a>) {
+fn push_object<'a>(
+    out: &mut String,
+    dataset: Dataset,
+    version: ApiVersion,
+    mut value: impl FnMut(Col) -> Value<'a>,
+) {
     out.push('{');
     let mut first = true;
     for field in dataset.fields() {
-        let Some(name) = field.api_name(version) else { continue };
+        let Some(name) = field.api_name(version) else {
+            continue;
+        };
         if !first {
             out.push(',');
         }
@@ -88,7 +100,7 @@ fn push_object<'a>(out: &mut String, dataset: Dataset, version: ApiVersion, mut 
 }
 
 pub fn usage(out: &mut String, version: ApiVersion, r: &UsageRow<'_>) {
-    let ids_as_text = r.drift % 20 == 0;
+    let ids_as_text = r.drift.is_multiple_of(20);
     let meter = r.meter;
     let family = meter.family();
     let region = meter.region();
@@ -96,7 +108,9 @@ pub fn usage(out: &mut String, version: ApiVersion, r: &UsageRow<'_>) {
         Col::ServiceName => Value::Str(family.category),
         Col::ServiceTier => Value::Str(family.service_tier),
         Col::Location => Value::Str(region.display),
-        Col::ChargesBilledSeparately => boolean(r.billed_separately, (r.drift >> 8) % 7 == 0),
+        Col::ChargesBilledSeparately => {
+            boolean(r.billed_separately, (r.drift >> 8).is_multiple_of(7))
+        }
         Col::PartNumber => Value::Str(&meter.part_number),
         Col::ResourceGuid | Col::MeterId => Value::Str(&meter.id),
         Col::OfferId => Value::Str(r.subscription.offer_id),
@@ -142,9 +156,14 @@ fn additional_info(meter: &Meter, drift: u64) -> Value<'static> {
         let cores = 2 << (drift % 3);
         Value::Owned(format!(
             "{{\"ImageType\":null,\"ServiceType\":\"Standard_{}\",\"VMName\":null,\"VCPUs\":{cores}}}",
-            meter.name.split('/').next().unwrap_or("D2").replace(' ', "_")
+            meter
+                .name
+                .split('/')
+                .next()
+                .unwrap_or("D2")
+                .replace(' ', "_")
         ))
-    } else if drift % 2 == 0 {
+    } else if drift.is_multiple_of(2) {
         Value::Str("")
     } else {
         Value::Null
@@ -152,7 +171,7 @@ fn additional_info(meter: &Meter, drift: u64) -> Value<'static> {
 }
 
 pub fn marketplace(out: &mut String, version: ApiVersion, period: &Period, r: &MarketplaceRow<'_>) {
-    let ids_as_text = r.drift % 25 == 0;
+    let ids_as_text = r.drift.is_multiple_of(25);
     push_object(out, Dataset::MarketplaceCharges, version, |col| match col {
         Col::Id => Value::Owned(format!("mp-{}-{:07}", period.id, r.index)),
         Col::SubscriptionGuid => Value::Str(&r.subscription.guid),
@@ -178,12 +197,18 @@ pub fn marketplace(out: &mut String, version: ApiVersion, period: &Period, r: &M
         Col::ConsumedQuantity => num(r.quantity, QUANTITY_SCALE),
         Col::ResourceRate => num(r.rate, RATE_SCALE),
         Col::ExtendedCost => num(r.cost, COST_SCALE),
-        Col::IsRecurringCharge => boolean(false, (r.drift >> 8) % 2 == 0),
+        Col::IsRecurringCharge => boolean(false, (r.drift >> 8).is_multiple_of(2)),
         other => unreachable!("marketplace has no {other:?}"),
     });
 }
 
-pub fn price_sheet(out: &mut String, version: ApiVersion, e: &Enrollment, period: &Period, meter: &Meter) {
+pub fn price_sheet(
+    out: &mut String,
+    version: ApiVersion,
+    e: &Enrollment,
+    period: &Period,
+    meter: &Meter,
+) {
     push_object(out, Dataset::PriceSheet, version, |col| match col {
         Col::OfferId => Value::Str("MS-AZR-0017P"),
         Col::Id => Value::Owned(format!(
@@ -204,7 +229,13 @@ pub fn price_sheet(out: &mut String, version: ApiVersion, e: &Enrollment, period
     });
 }
 
-pub fn balance_summary(out: &mut String, version: ApiVersion, e: &Enrollment, period: &Period, b: &Balance) {
+pub fn balance_summary(
+    out: &mut String,
+    version: ApiVersion,
+    e: &Enrollment,
+    period: &Period,
+    b: &Balance,
+) {
     let details = |name: &str, v: i128| {
         if v == 0 {
             Value::Raw("[]".into())
@@ -218,7 +249,10 @@ pub fn balance_summary(out: &mut String, version: ApiVersion, e: &Enrollment, pe
         }
     };
     push_object(out, Dataset::BalanceSummary, version, |col| match col {
-        Col::Id => Value::Owned(format!("enrollments/{}/billingperiods/{}/balancesummaries", e.spec.number, period.id)),
+        Col::Id => Value::Owned(format!(
+            "enrollments/{}/billingperiods/{}/balancesummaries",
+            e.spec.number, period.id
+        )),
         // The documented example sends the period as a number.
         Col::BillingPeriodId => Value::Raw(period.id.to_string()),
         Col::CurrencyCode => Value::Str("USD"),
@@ -239,19 +273,37 @@ pub fn balance_summary(out: &mut String, version: ApiVersion, e: &Enrollment, pe
 }
 
 pub fn billing_period(out: &mut String, e: &Enrollment, period: &Period) {
-    let link = |what: &str| Value::Owned(format!("/v1/enrollments/{}/billingperiods/{}/{what}", e.spec.number, period.id));
-    push_object(out, Dataset::BillingPeriods, ApiVersion::V2, |col| match col {
-        Col::BillingPeriodId => Value::Owned(period.id.to_string()),
-        Col::BillingStart => Value::Owned(format!("{}T00:00:00Z", period.id.first_day())),
-        Col::BillingEnd => Value::Owned(format!("{}T23:59:59Z", period.id.last_day())),
-        Col::BalanceSummaryLink => link("balancesummary"),
-        Col::UsageDetailsLink => {
-            if e.usage_rows(period) > 0 { link("usagedetails") } else { Value::Null }
-        }
-        Col::MarketplaceChargesLink => {
-            if e.marketplace_rows(period) > 0 { link("marketplacecharges") } else { Value::Null }
-        }
-        Col::PriceSheetLink => link("pricesheet"),
-        other => unreachable!("billing periods have no {other:?}"),
-    });
+    let link = |what: &str| {
+        Value::Owned(format!(
+            "/v1/enrollments/{}/billingperiods/{}/{what}",
+            e.spec.number, period.id
+        ))
+    };
+    push_object(
+        out,
+        Dataset::BillingPeriods,
+        ApiVersion::V2,
+        |col| match col {
+            Col::BillingPeriodId => Value::Owned(period.id.to_string()),
+            Col::BillingStart => Value::Owned(format!("{}T00:00:00Z", period.id.first_day())),
+            Col::BillingEnd => Value::Owned(format!("{}T23:59:59Z", period.id.last_day())),
+            Col::BalanceSummaryLink => link("balancesummary"),
+            Col::UsageDetailsLink => {
+                if e.usage_rows(period) > 0 {
+                    link("usagedetails")
+                } else {
+                    Value::Null
+                }
+            }
+            Col::MarketplaceChargesLink => {
+                if e.marketplace_rows(period) > 0 {
+                    link("marketplacecharges")
+                } else {
+                    Value::Null
+                }
+            }
+            Col::PriceSheetLink => link("pricesheet"),
+            other => unreachable!("billing periods have no {other:?}"),
+        },
+    );
 }

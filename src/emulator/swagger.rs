@@ -26,17 +26,72 @@ pub enum Shape {
 
 /// Every data route the emulator serves, below `/{version}`.
 pub static ROUTES: &[Route] = &[
-    Route { path: "/enrollments/{enrollmentNumber}/billingperiods", dataset: Dataset::BillingPeriods, shape: Shape::Array, summary: "Billing periods with data, newest first." },
-    Route { path: "/enrollments/{enrollmentNumber}/balancesummary", dataset: Dataset::BalanceSummary, shape: Shape::Single, summary: "Balance summary of the current period." },
-    Route { path: "/enrollments/{enrollmentNumber}/billingPeriods/{billingPeriod}/balancesummary", dataset: Dataset::BalanceSummary, shape: Shape::Single, summary: "Balance summary of a period." },
-    Route { path: "/enrollments/{enrollmentNumber}/usagedetails", dataset: Dataset::UsageDetails, shape: Shape::Paged, summary: "Usage details of the current period, paged." },
-    Route { path: "/enrollments/{enrollmentNumber}/billingPeriods/{billingPeriod}/usagedetails", dataset: Dataset::UsageDetails, shape: Shape::Paged, summary: "Usage details of a period, paged." },
-    Route { path: "/enrollments/{enrollmentNumber}/usagedetailsbycustomdate", dataset: Dataset::UsageDetails, shape: Shape::Paged, summary: "Usage details of a date range (at most 36 months), paged." },
-    Route { path: "/enrollments/{enrollmentNumber}/marketplacecharges", dataset: Dataset::MarketplaceCharges, shape: Shape::Array, summary: "Marketplace charges of the current period." },
-    Route { path: "/enrollments/{enrollmentNumber}/billingPeriods/{billingPeriod}/marketplacecharges", dataset: Dataset::MarketplaceCharges, shape: Shape::Array, summary: "Marketplace charges of a period." },
-    Route { path: "/enrollments/{enrollmentNumber}/marketplacechargesbycustomdate", dataset: Dataset::MarketplaceCharges, shape: Shape::Array, summary: "Marketplace charges of a date range (at most 36 months)." },
-    Route { path: "/enrollments/{enrollmentNumber}/pricesheet", dataset: Dataset::PriceSheet, shape: Shape::Array, summary: "Price sheet of the current period." },
-    Route { path: "/enrollments/{enrollmentNumber}/billingPeriods/{billingPeriod}/pricesheet", dataset: Dataset::PriceSheet, shape: Shape::Array, summary: "Price sheet of a period." },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/billingperiods",
+        dataset: Dataset::BillingPeriods,
+        shape: Shape::Array,
+        summary: "Billing periods with data, newest first.",
+    },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/balancesummary",
+        dataset: Dataset::BalanceSummary,
+        shape: Shape::Single,
+        summary: "Balance summary of the current period.",
+    },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/billingPeriods/{billingPeriod}/balancesummary",
+        dataset: Dataset::BalanceSummary,
+        shape: Shape::Single,
+        summary: "Balance summary of a period.",
+    },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/usagedetails",
+        dataset: Dataset::UsageDetails,
+        shape: Shape::Paged,
+        summary: "Usage details of the current period, paged.",
+    },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/billingPeriods/{billingPeriod}/usagedetails",
+        dataset: Dataset::UsageDetails,
+        shape: Shape::Paged,
+        summary: "Usage details of a period, paged.",
+    },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/usagedetailsbycustomdate",
+        dataset: Dataset::UsageDetails,
+        shape: Shape::Paged,
+        summary: "Usage details of a date range (at most 36 months), paged.",
+    },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/marketplacecharges",
+        dataset: Dataset::MarketplaceCharges,
+        shape: Shape::Array,
+        summary: "Marketplace charges of the current period.",
+    },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/billingPeriods/{billingPeriod}/marketplacecharges",
+        dataset: Dataset::MarketplaceCharges,
+        shape: Shape::Array,
+        summary: "Marketplace charges of a period.",
+    },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/marketplacechargesbycustomdate",
+        dataset: Dataset::MarketplaceCharges,
+        shape: Shape::Array,
+        summary: "Marketplace charges of a date range (at most 36 months).",
+    },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/pricesheet",
+        dataset: Dataset::PriceSheet,
+        shape: Shape::Array,
+        summary: "Price sheet of the current period.",
+    },
+    Route {
+        path: "/enrollments/{enrollmentNumber}/billingPeriods/{billingPeriod}/pricesheet",
+        dataset: Dataset::PriceSheet,
+        shape: Shape::Array,
+        summary: "Price sheet of a period.",
+    },
 ];
 
 fn field_schema(kind: Kind) -> Value {
@@ -56,7 +111,9 @@ fn field_schema(kind: Kind) -> Value {
 fn definition(dataset: Dataset, version: ApiVersion) -> Value {
     let mut properties = Map::new();
     for field in dataset.fields() {
-        let Some(name) = field.api_name(version) else { continue };
+        let Some(name) = field.api_name(version) else {
+            continue;
+        };
         let mut schema = field_schema(field.kind);
         schema["description"] = json!(field.doc);
         properties.insert(name.to_string(), schema);
@@ -66,7 +123,10 @@ fn definition(dataset: Dataset, version: ApiVersion) -> Value {
 
 fn operation_id(path: &str) -> String {
     let mut id = String::from("get");
-    for seg in path.split('/').filter(|s| !s.is_empty() && !s.starts_with('{') && *s != "enrollments") {
+    for seg in path
+        .split('/')
+        .filter(|s| !s.is_empty() && !s.starts_with('{') && *s != "enrollments")
+    {
         let mut chars = seg.chars();
         if let Some(c) = chars.next() {
             id.push(c.to_ascii_uppercase());
@@ -101,8 +161,12 @@ pub fn document(version: ApiVersion, host: &str) -> Value {
         let def = format!("#/definitions/{}", route.dataset.swagger_definition());
         let ok = match route.shape {
             Shape::Array => json!({"type": "array", "items": {"$ref": def}}),
-            Shape::Paged => json!({"$ref": format!("#/definitions/{}Page", route.dataset.swagger_definition())}),
-            Shape::Single if version == ApiVersion::V3 => json!({"type": "array", "items": {"$ref": def}}),
+            Shape::Paged => {
+                json!({"$ref": format!("#/definitions/{}Page", route.dataset.swagger_definition())})
+            }
+            Shape::Single if version == ApiVersion::V3 => {
+                json!({"type": "array", "items": {"$ref": def}})
+            }
             Shape::Single => json!({"$ref": def}),
         };
         let err = json!({"$ref": "#/definitions/ErrorResponse"});
@@ -129,7 +193,10 @@ pub fn document(version: ApiVersion, host: &str) -> Value {
     }
     let mut definitions = Map::new();
     for dataset in Dataset::ALL {
-        definitions.insert(dataset.swagger_definition().to_string(), definition(dataset, version));
+        definitions.insert(
+            dataset.swagger_definition().to_string(),
+            definition(dataset, version),
+        );
     }
     definitions.insert(
         "UsageDetailPage".into(),

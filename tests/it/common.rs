@@ -1,0 +1,95 @@
+//! Shared helpers: an emulator on a loopback port, a temporary lake, sync options that retry
+//! fast, and totals read straight from the lake's Parquet files.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Decimal128Type;
+use chrono::NaiveDate;
+use costlake::api::{ApiKey, RetryConfig};
+use costlake::emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
+use costlake::schema::Dataset;
+use costlake::sync::{PeriodSelection, Progress, SyncOptions};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub const SEED: u64 = 7;
+
+/// Three closed periods, 2024-01 to 2024-03, small pages so that paging is exercised.
+pub fn config(rows: u64) -> EmulatorConfig {
+    costlake::api::install_crypto_provider();
+    EmulatorConfig {
+        seed: SEED,
+        periods: 3,
+        last_period: Some(PeriodId(202403)),
+        rows_per_period: rows,
+        page_size: 700,
+        today: Some(NaiveDate::from_ymd_opt(2024, 6, 15).unwrap()),
+        ..EmulatorConfig::default()
+    }
+}
+
+pub async fn start(config: EmulatorConfig) -> Emulator {
+    Emulator::start(config).await.expect("emulator starts")
+}
+
+pub fn fast_retry() -> RetryConfig {
+    RetryConfig {
+        max_retries: 6,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(100),
+        max_server_wait: Duration::from_secs(2),
+        budget: Duration::from_secs(60),
+        request_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(2),
+    }
+}
+
+pub fn sync_options(emu: &Emulator, lake: &Path) -> SyncOptions {
+    SyncOptions {
+        enrollment: emu.config().enrollment,
+        api_base: emu.base_url(),
+        key: ApiKey::new(DEMO_KEY).unwrap(),
+        lake: lake.display().to_string(),
+        periods: PeriodSelection::All,
+        datasets: Dataset::ALL.to_vec(),
+        jobs: 4,
+        refresh: false,
+        settle: chrono::Duration::days(30),
+        retry: fast_retry(),
+        progress: Progress::Quiet,
+    }
+}
+
+pub fn partition_file(lake: &Path, dataset: Dataset, period: Option<PeriodId>) -> PathBuf {
+    let mut p = lake.join(dataset.name()).join("enrollment=100");
+    if let Some(period) = period {
+        p = p.join(format!("billing_period={period}"));
+    }
+    p.join("part-0.parquet")
+}
+
+/// Rows and exact sums of two decimal columns in one partition file.
+pub fn file_totals(file: &Path, sum_cols: &[&str]) -> (u64, Vec<i128>) {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(file).expect("partition file"),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let mut rows = 0;
+    let mut sums = vec![0i128; sum_cols.len()];
+    for batch in reader {
+        let batch = batch.unwrap();
+        rows += batch.num_rows() as u64;
+        for (i, col) in sum_cols.iter().enumerate() {
+            let a = batch
+                .column_by_name(col)
+                .unwrap()
+                .as_primitive::<Decimal128Type>();
+            sums[i] += a.iter().flatten().sum::<i128>();
+            assert_eq!(a.null_count(), 0, "{col} has nulls");
+        }
+    }
+    (rows, sums)
+}

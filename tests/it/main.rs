@@ -1,0 +1,5 @@
+//! End-to-end tests: one binary, one module per capability.
+
+mod common;
+mod emulator;
+mod sync;
