@@ -5,11 +5,12 @@ use std::process::ExitCode;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use costlake::api::{self, ApiKey, RetryConfig};
 use costlake::config::{self, FileSettings};
 use costlake::emulator::{self, EmulatorConfig, Fault, FaultConfig, PeriodId};
+use costlake::output::Format;
+use costlake::query::{PrintOptions, QueryError, Session};
 use costlake::schema::Dataset;
 use costlake::sync::{self, PeriodSelection, Progress, SyncOptions};
 
@@ -17,11 +18,15 @@ use costlake::sync::{self, PeriodSelection, Progress, SyncOptions};
 #[command(
     name = "costlake",
     version,
-    about = "Azure EA billing data in a local, queryable Parquet lake"
+    about = "Azure EA billing data in a local, queryable Parquet lake",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
+    /// With no command: the interactive SQL shell on this lake.
+    #[command(flatten)]
+    shell: LakeArgs,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -31,8 +36,63 @@ enum Command {
     Sync(SyncArgs),
     /// Serve a local emulator of the EA Reporting API with a synthetic enrollment.
     Emulate(EmulateArgs),
-    /// Run the emulator and show what it serves (no Azure account needed).
+    /// The whole loop with no Azure account: emulator, sync into ./costlake-demo, saved queries.
     Demo,
+    /// Run SQL against the lake and print the result.
+    Sql(SqlArgs),
+    /// Run a saved query by name (or a .sql file) with parameters.
+    Query(QueryArgs),
+    /// The interactive SQL shell on the lake (the default command).
+    Repl(LakeArgs),
+    /// The lake's tables: partitions and rows, and each table's columns.
+    Tables(LakeArgs),
+}
+
+#[derive(Args, Clone)]
+struct LakeArgs {
+    /// The lake: a folder (default COSTLAKE_LAKE, `lake` in costlake.toml, ./costlake-data).
+    #[arg(long)]
+    lake: Option<String>,
+    /// A folder of .sql files that add to or override the built-in saved queries.
+    #[arg(long, default_value = "queries")]
+    queries: PathBuf,
+}
+
+#[derive(Args)]
+struct PrintArgs {
+    /// Output format: table, csv, tsv, json, ndjson, markdown, parquet (default: from the
+    /// --output file's extension, else table).
+    #[arg(long, value_parser = parse_format)]
+    format: Option<Format>,
+    /// Write the result to this file instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Print how long the statement took.
+    #[arg(long)]
+    timing: bool,
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    #[command(flatten)]
+    lake: LakeArgs,
+    #[command(flatten)]
+    print: PrintArgs,
+    /// The SQL; several statements may be separated by `;`.
+    sql: String,
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    #[command(flatten)]
+    lake: LakeArgs,
+    #[command(flatten)]
+    print: PrintArgs,
+    /// A saved query's name, or a .sql file.
+    name: String,
+    /// A parameter, name=value (repeatable).
+    #[arg(long = "param", short = 'p')]
+    params: Vec<String>,
 }
 
 #[derive(Args)]
@@ -121,6 +181,10 @@ fn parse_period(s: &str) -> Result<PeriodId, String> {
         .ok_or_else(|| format!("'{s}' is not a billing period; write yyyyMM, e.g. 202406"))
 }
 
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
 fn parse_dataset(s: &str) -> Result<Dataset, String> {
     Dataset::parse(s).ok_or_else(|| {
         let names: Vec<_> = Dataset::ALL.iter().map(|d| d.name()).collect();
@@ -145,13 +209,19 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Work cancelled with Ctrl-C may still be winding down: do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("costlake: {err:#}");
-            if err.downcast_ref::<UsageError>().is_some()
+            let usage = err.downcast_ref::<UsageError>().is_some()
                 || err.downcast_ref::<config::ConfigError>().is_some()
-            {
+                || err
+                    .downcast_ref::<QueryError>()
+                    .is_some_and(QueryError::is_usage);
+            if usage {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -247,8 +317,53 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    match cli.command.unwrap_or(Command::Repl(cli.shell)) {
         Command::Sync(args) => run_sync(args).await,
+        Command::Sql(args) => {
+            let session = open_session(&args.lake, &args.print)?;
+            session.run(&args.sql, &Default::default()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Query(args) => {
+            let session = open_session(&args.lake, &args.print)?;
+            let q = session.saved(&args.name)?;
+            let given = costlake::repl::parse_params(args.params.iter().map(String::as_str))
+                .map_err(UsageError)?;
+            let params = session.bind(&q, &given).await?;
+            session.run(&q.sql, &params).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Repl(args) => {
+            let session = open_session(
+                &args,
+                &PrintArgs {
+                    format: None,
+                    output: None,
+                    timing: false,
+                },
+            )?;
+            costlake::repl::run(session).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tables(args) => {
+            let session = open_session(
+                &args,
+                &PrintArgs {
+                    format: None,
+                    output: None,
+                    timing: false,
+                },
+            )?;
+            print!("{}", costlake::repl::tables_overview(&session).await?);
+            for d in Dataset::ALL {
+                println!("\n{}:", d.name());
+                print!(
+                    "{}",
+                    costlake::repl::describe_table(&session, d.name()).await?
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Emulate(args) => {
             let config = EmulatorConfig {
                 enrollment: args.enrollment,
@@ -285,54 +400,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The demo lake, in the working directory.
-const DEMO_LAKE: &str = "./costlake-demo";
-
-/// The main job on the embedded default: the emulator on a loopback port, six periods synced
-/// into ./costlake-demo, and what the lake now holds.
-async fn run_demo() -> anyhow::Result<ExitCode> {
-    let emu = emulator::Emulator::start(EmulatorConfig::default())
-        .await
-        .context("cannot start the emulator")?;
-    let e = emu.enrollment();
-    println!(
-        "Emulated EA enrollment {} on {} ({} periods, {} usage rows each)",
-        e.spec.number,
-        emu.base_url(),
-        e.periods.len(),
-        sync::thousands(e.spec.rows_per_period)
-    );
-    let opts = SyncOptions {
-        enrollment: e.spec.number,
-        api_base: emu.base_url(),
-        key: ApiKey::new(emulator::DEMO_KEY)?,
-        lake: DEMO_LAKE.to_string(),
-        periods: PeriodSelection::All,
-        datasets: Dataset::ALL.to_vec(),
-        jobs: 4,
-        refresh: false,
-        settle: chrono::Duration::days(30),
-        retry: RetryConfig::default(),
-        progress: progress_mode(false),
+fn open_session(lake: &LakeArgs, print: &PrintArgs) -> anyhow::Result<Session> {
+    let file = FileSettings::load(std::path::Path::new("."))?;
+    let mut session = Session::open(
+        &config::lake_location(lake.lake.as_deref(), &file),
+        Some(&lake.queries),
+    )?;
+    let format = print
+        .format
+        .or_else(|| print.output.as_deref().and_then(Format::from_extension))
+        .unwrap_or(Format::Table);
+    session.print = PrintOptions {
+        format,
+        max_rows: None,
+        timing: print.timing,
+        output: print.output.clone(),
     };
-    let report = sync::run(opts).await?;
-    println!("{}", report.summary());
-    let lake = costlake::lake::Lake::open(DEMO_LAKE, false)?;
-    let manifest = lake.manifest().await?;
-    println!("\nThe lake at {DEMO_LAKE}:");
-    for d in Dataset::ALL {
-        let (parts, rows) = manifest
-            .of(d)
-            .fold((0, 0), |(p, r), entry| (p + 1, r + entry.rows));
-        println!(
-            "  {:<22} {:>3} partitions {:>12} rows",
-            d.name(),
-            parts,
-            sync::thousands(rows)
-        );
-    }
-    emu.stop().await;
-    Ok(if report.ok() {
+    Ok(session)
+}
+
+async fn run_demo() -> anyhow::Result<ExitCode> {
+    let ok = costlake::demo::run(costlake::demo::DEMO_LAKE, progress_mode(false)).await?;
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

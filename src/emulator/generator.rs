@@ -224,7 +224,7 @@ pub static FAMILIES: &[Family] = &[
             ("Write Operations", "10,000 s", 500),
             ("LRS Data Stored", "1 GB/Month", 450),
         ],
-        max_quantity: 50_000,
+        max_quantity: 5_000,
         billed_separately: false,
     },
     Family {

@@ -2,4 +2,6 @@
 
 mod common;
 mod emulator;
+mod query;
+mod readme;
 mod sync;

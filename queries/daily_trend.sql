@@ -1,0 +1,30 @@
+-- name: daily_trend
+-- description: Daily cost of a period beside its trailing 7-day mean; days that deviate by more than the threshold are flagged.
+-- param: period period = latest
+-- param: threshold decimal = 0.25
+WITH daily AS (
+    SELECT date, sum(cost) AS cost
+    FROM usage_details
+    WHERE billing_period = $period
+    GROUP BY date
+), trailing AS (
+    SELECT
+        date,
+        cost,
+        avg(cost) OVER (ORDER BY date ROWS BETWEEN 7 PRECEDING AND 1 PRECEDING) AS trailing_mean
+    FROM daily
+)
+SELECT
+    date,
+    cost,
+    round(trailing_mean, 2) AS trailing_mean,
+    CASE
+        WHEN trailing_mean IS NULL OR trailing_mean = 0 THEN NULL
+        ELSE round(100 * (cost - trailing_mean) / trailing_mean, 1)
+    END AS deviation_pct,
+    CASE
+        WHEN trailing_mean > 0 AND abs(cost - trailing_mean) > CAST($threshold AS DECIMAL(38, 12)) * trailing_mean THEN 'anomaly'
+        ELSE ''
+    END AS flag
+FROM trailing
+ORDER BY date;
