@@ -203,6 +203,7 @@ fn parse_fault(s: &str) -> Result<Fault, String> {
 struct UsageError(String);
 
 fn main() -> ExitCode {
+    reset_sigpipe();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("COSTLAKE_LOG"))
@@ -227,6 +228,16 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+/// `costlake sql … | head` should end quietly when `head` stops reading, as Unix tools do,
+/// rather than fail on a broken pipe.
+fn reset_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
