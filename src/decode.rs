@@ -462,6 +462,8 @@ pub struct RowScanner {
     in_member_value: bool,
     in_data: bool,
     members: HashMap<String, String>,
+    /// Only find the rows' ends, without copying them (for a quick look at the members).
+    skip_rows: bool,
 }
 
 impl Default for RowScanner {
@@ -486,6 +488,7 @@ impl RowScanner {
             in_member_value: false,
             in_data: false,
             members: HashMap::new(),
+            skip_rows: false,
         }
     }
 
@@ -501,7 +504,7 @@ impl RowScanner {
     ) -> Result<(), E> {
         for &b in bytes {
             if self.in_string {
-                if self.in_row {
+                if self.in_row && !self.skip_rows {
                     self.row.push(b);
                 } else if self.reading_key {
                     if !self.escaped && b == b'"' {
@@ -522,7 +525,7 @@ impl RowScanner {
                 continue;
             }
             if b.is_ascii_whitespace() {
-                if self.in_row {
+                if self.in_row && !self.skip_rows {
                     self.row.push(b);
                 }
                 continue;
@@ -560,7 +563,9 @@ impl RowScanner {
             let row_depth = self.row_depth();
             let rows_here = self.root == Root::Array || self.in_data;
             if self.in_row {
-                self.row.push(b);
+                if !self.skip_rows {
+                    self.row.push(b);
+                }
                 match b {
                     b'"' => self.in_string = true,
                     b'{' | b'[' => self.depth += 1,
@@ -581,7 +586,9 @@ impl RowScanner {
                     b',' => {}
                     b'{' => {
                         self.in_row = true;
-                        self.row.push(b);
+                        if !self.skip_rows {
+                            self.row.push(b);
+                        }
                         self.depth += 1;
                     }
                     b']' => {
@@ -678,6 +685,15 @@ impl RowScanner {
                 .map(|s| Some(s).filter(|s| !s.trim().is_empty()))
                 .map_err(|_| DecodeError::Shape(format!("nextLink is not a string: {raw}"))),
         }
+    }
+
+    /// The `nextLink` of a whole page, found without decoding its rows.
+    pub fn next_link_of(page: &[u8]) -> Result<Option<String>, DecodeError> {
+        let mut scanner = RowScanner::new();
+        scanner.skip_rows = true;
+        scanner.feed::<DecodeError>(page, |_| Ok(()))?;
+        scanner.finish()?;
+        scanner.next_link()
     }
 
     pub fn is_envelope(&self) -> bool {

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -677,15 +678,31 @@ async fn fetch_paged(
     let mut first_etag = None;
     let mut json_bytes = 0u64;
     let mut not_modified = false;
+    // The next page is fetched while this one is decoded: its link is found by a quick scan
+    // of the page before the rows are decoded.
+    let mut prefetch: Option<tokio::task::JoinHandle<(Result<Fetched<Bytes>, ApiError>, u32)>> =
+        None;
     let result: Result<(), UnitError> = async {
         loop {
             page += 1;
-            let etag_sent = if page == 1 {
-                unit.etag.as_deref()
-            } else {
-                None
+            let fetched = match prefetch.take() {
+                Some(task) => {
+                    let (fetched, task_retries) = task.await.map_err(|e| {
+                        UnitError::Decode(format!("{}: page fetch failed: {e}", unit.key))
+                    })?;
+                    *retries += task_retries;
+                    fetched?
+                }
+                None => {
+                    let etag_sent = if page == 1 {
+                        unit.etag.as_deref()
+                    } else {
+                        None
+                    };
+                    run.client.get_bytes(&url, etag_sent, retries).await?
+                }
             };
-            let body = match run.client.get_bytes(&url, etag_sent, retries).await? {
+            let body = match fetched {
                 Fetched::NotModified => {
                     not_modified = true;
                     return Ok(());
@@ -698,32 +715,42 @@ async fn fetch_paged(
                 }
             };
             json_bytes += body.len() as u64;
+            let located_here = |e| located(&unit.key, Some(page), e);
+            // An empty page with a nextLink does not end the period; only the link does.
+            let next = match RowScanner::next_link_of(&body).map_err(located_here)? {
+                Some(link) => {
+                    let next_url = run.client.check_link(&link)?;
+                    let client = run.client.clone();
+                    let task_url = next_url.clone();
+                    prefetch = Some(tokio::spawn(async move {
+                        let mut task_retries = 0;
+                        let fetched = client.get_bytes(&task_url, None, &mut task_retries).await;
+                        (fetched, task_retries)
+                    }));
+                    Some(next_url)
+                }
+                None => None,
+            };
             let mut scanner = RowScanner::new();
-            sink.feed(&mut scanner, &body)
-                .map_err(|e| located(&unit.key, Some(page), e))?;
-            scanner
-                .finish()
-                .map_err(|e| located(&unit.key, Some(page), e))?;
+            sink.feed(&mut scanner, &body).map_err(located_here)?;
+            scanner.finish().map_err(located_here)?;
             if !scanner.is_envelope() {
-                return Err(located(
-                    &unit.key,
-                    Some(page),
-                    DecodeError::Shape("expected a page {id, data, nextLink}".into()),
-                ));
+                return Err(located_here(DecodeError::Shape(
+                    "expected a page {id, data, nextLink}".into(),
+                )));
             }
             sink.flush(false).await?;
             meter.update(sink.decoder.total_rows(), json_bytes, *retries);
-            // An empty page with a nextLink does not end the period; only the link does.
-            match scanner
-                .next_link()
-                .map_err(|e| located(&unit.key, Some(page), e))?
-            {
-                Some(link) => url = run.client.check_link(&link)?,
+            match next {
+                Some(next_url) => url = next_url,
                 None => return Ok(()),
             }
         }
     }
     .await;
+    if let Some(task) = prefetch {
+        task.abort();
+    }
     match result {
         Err(e) => {
             sink.writer.abort().await;
