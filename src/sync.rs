@@ -663,6 +663,9 @@ fn located(key: &PartitionKey, page: Option<u32>, err: DecodeError) -> UnitError
     }
 }
 
+/// A page being fetched in the background, and the retries it took.
+type PageFetch = tokio::task::JoinHandle<(Result<Fetched<Bytes>, ApiError>, u32)>;
+
 /// Usage details: `nextLink` page after page; each page read whole (with retries) and decoded
 /// into the partition, so memory holds one page and one batch.
 async fn fetch_paged(
@@ -680,8 +683,7 @@ async fn fetch_paged(
     let mut not_modified = false;
     // The next page is fetched while this one is decoded: its link is found by a quick scan
     // of the page before the rows are decoded.
-    let mut prefetch: Option<tokio::task::JoinHandle<(Result<Fetched<Bytes>, ApiError>, u32)>> =
-        None;
+    let mut prefetch: Option<PageFetch> = None;
     let result: Result<(), UnitError> = async {
         loop {
             page += 1;
