@@ -58,7 +58,7 @@ struct LakeArgs {
     queries: PathBuf,
 }
 
-#[derive(Args)]
+#[derive(Args, Default)]
 struct PrintArgs {
     /// Output format: table, csv, tsv, json, ndjson, markdown, parquet (default: from the
     /// --output file's extension, else table).
@@ -345,26 +345,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Repl(args) => {
-            let session = open_session(
-                &args,
-                &PrintArgs {
-                    format: None,
-                    output: None,
-                    timing: false,
-                },
-            )?;
+            let session = open_session(&args, &PrintArgs::default())?;
             costlake::repl::run(session).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Tables(args) => {
-            let session = open_session(
-                &args,
-                &PrintArgs {
-                    format: None,
-                    output: None,
-                    timing: false,
-                },
-            )?;
+            let session = open_session(&args, &PrintArgs::default())?;
             print!("{}", costlake::repl::tables_overview(&session).await?);
             for d in Dataset::ALL {
                 println!("\n{}:", d.name());

@@ -156,22 +156,17 @@ fn json_value(array: &dyn Array, row: usize) -> Result<String, OutputError> {
             out.push('}');
             Ok(out)
         }
-        DataType::List(_) => {
-            let list = array.as_list::<i32>().value(row);
-            let items: Result<Vec<String>, OutputError> = (0..list.len())
-                .map(|i| json_scalar(list.as_ref(), i))
-                .collect();
-            Ok(format!("[{}]", items?.join(",")))
-        }
-        DataType::LargeList(_) => {
-            let list = array.as_list::<i64>().value(row);
-            let items: Result<Vec<String>, OutputError> = (0..list.len())
-                .map(|i| json_scalar(list.as_ref(), i))
-                .collect();
-            Ok(format!("[{}]", items?.join(",")))
-        }
+        DataType::List(_) => json_list(array.as_list::<i32>().value(row).as_ref()),
+        DataType::LargeList(_) => json_list(array.as_list::<i64>().value(row).as_ref()),
         _ => json_scalar(array, row),
     }
+}
+
+/// The items of one list value as a JSON array.
+fn json_list(items: &dyn Array) -> Result<String, OutputError> {
+    let items: Result<Vec<String>, OutputError> =
+        (0..items.len()).map(|i| json_scalar(items, i)).collect();
+    Ok(format!("[{}]", items?.join(",")))
 }
 
 /// One value as JSON: numbers as their exact text, booleans, null, strings quoted, nested
