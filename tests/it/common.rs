@@ -40,7 +40,8 @@ pub fn fast_retry() -> RetryConfig {
         max_backoff: Duration::from_millis(100),
         max_server_wait: Duration::from_secs(2),
         budget: Duration::from_secs(60),
-        request_timeout: Duration::from_secs(2),
+        // Generous: debug-built emulators under a parallel test load are slow to render pages.
+        request_timeout: Duration::from_secs(30),
         connect_timeout: Duration::from_secs(2),
     }
 }

@@ -204,7 +204,7 @@ async fn open_periods_are_asked_again_and_304_keeps_the_data() {
 #[tokio::test]
 async fn retries_through_every_fault() {
     let mut cfg = config(1500);
-    cfg.faults.slow = Duration::from_secs(4); // longer than the client's 2 s timeout
+    cfg.faults.slow = Duration::from_secs(8); // longer than the client's timeout below
     let emu = start(cfg).await;
     emu.inject(Fault::RateLimited, "202401/usagedetails", 2);
     emu.inject(Fault::Unavailable, "202402/usagedetails?skiptoken", 1);
@@ -215,7 +215,9 @@ async fn retries_through_every_fault() {
     emu.inject(Fault::Slow, "202401/pricesheet", 1);
     emu.inject(Fault::Slow, "202403/usagedetails?skiptoken", 1);
     let dir = tempfile::tempdir().unwrap();
-    let report = sync::run(sync_options(&emu, dir.path())).await.unwrap();
+    let mut opts = sync_options(&emu, dir.path());
+    opts.retry.request_timeout = Duration::from_secs(4);
+    let report = sync::run(opts).await.unwrap();
     assert!(report.ok(), "{}", report.summary());
     let retries: u32 = report.units.iter().map(|u| u.retries).sum();
     assert!(
