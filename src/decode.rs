@@ -143,7 +143,7 @@ pub struct RowDecoder {
     derived: Vec<(usize, usize)>,
     /// Scratch: which fields the current row set.
     seen: Vec<bool>,
-    /// Scratch: the current row's tags text, for the derived map.
+    /// Scratch: the current row's text of each column a derived column reads (the tags).
     pending_tags: Vec<Option<String>>,
     rows: usize,
     /// Rows decoded over the decoder's life, for error messages.
@@ -219,7 +219,7 @@ impl RowDecoder {
             }
             let field = &self.fields[index];
             let value = scalar(raw).map_err(|reason| DecodeError::Row { row, reason })?;
-            if field.kind == Kind::Json || field.kind == Kind::Text {
+            if self.derived.iter().any(|&(_, source)| source == index) {
                 self.pending_tags[index] = match &value {
                     Scalar::Str(s) => Some(s.to_string()),
                     _ => None,

@@ -499,9 +499,7 @@ async fn route(shared: &Arc<Shared>, req: &Parts, headers: &HeaderMap) -> Respon
                 Scope::Range(..) => e.periods[current].days_with_data as u64,
             },
             e.spec.rows_per_period,
-            token
-                .as_deref()
-                .map_or(0, |t| hash(&t.bytes().map(u64::from).collect::<Vec<_>>())),
+            token.as_deref().map_or(0, fnv1a),
         ])
     );
     if headers
