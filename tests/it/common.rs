@@ -62,6 +62,22 @@ pub fn sync_options(emu: &Emulator, lake: &Path) -> SyncOptions {
     }
 }
 
+/// An emulator with `config`, and a lake fully synced from it.
+pub async fn synced_with(config: EmulatorConfig) -> (Emulator, tempfile::TempDir) {
+    let emu = start(config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = costlake::sync::run(sync_options(&emu, dir.path()))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.summary());
+    (emu, dir)
+}
+
+/// Three closed periods of `rows` usage rows each, synced.
+pub async fn synced(rows: u64) -> (Emulator, tempfile::TempDir) {
+    synced_with(config(rows)).await
+}
+
 pub fn partition_file(lake: &Path, dataset: Dataset, period: Option<PeriodId>) -> PathBuf {
     let mut p = lake.join(dataset.name()).join("enrollment=100");
     if let Some(period) = period {

@@ -6,22 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use costlake::emulator::Emulator;
 use costlake::emulator::generator::{Enrollment, block_size};
 use serde_json::value::RawValue;
 
-use crate::common::{config, file_totals, start, sync_options};
-
-/// A lake of three closed periods synced from the emulator.
-async fn synced_lake(rows: u64) -> (Emulator, tempfile::TempDir) {
-    let emu = start(config(rows)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let report = costlake::sync::run(sync_options(&emu, dir.path()))
-        .await
-        .unwrap();
-    assert!(report.ok(), "{}", report.summary());
-    (emu, dir)
-}
+use crate::common::{file_totals, synced};
 
 fn costlake(args: &[&str], lake: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_costlake"))
@@ -82,7 +70,7 @@ const SQL: &str = "SELECT department_name, tags, cost FROM usage_details WHERE b
 
 #[tokio::test]
 async fn every_format_parses_back_with_exact_totals() {
-    let (emu, lake) = synced_lake(1500).await;
+    let (emu, lake) = synced(1500).await;
     let e = emu.enrollment();
     let expected = e.totals(&e.periods[1]);
 
@@ -178,7 +166,7 @@ async fn every_format_parses_back_with_exact_totals() {
 
 #[tokio::test]
 async fn saved_queries_take_typed_parameters() {
-    let (emu, lake) = synced_lake(1200).await;
+    let (emu, lake) = synced(1200).await;
     let e = emu.enrollment();
     let out = stdout(&costlake(
         &[
@@ -278,7 +266,7 @@ async fn saved_queries_take_typed_parameters() {
 
 #[tokio::test]
 async fn usage_joins_the_price_sheet_on_meter_and_period() {
-    let (emu, lake) = synced_lake(3000).await;
+    let (emu, lake) = synced(3000).await;
     let e: &Enrollment = emu.enrollment();
     for (index, period) in e.periods.iter().enumerate() {
         let out = stdout(&costlake(
@@ -325,7 +313,7 @@ async fn usage_joins_the_price_sheet_on_meter_and_period() {
 
 #[tokio::test]
 async fn errors_say_what_failed_with_the_right_exit_code() {
-    let (_emu, lake) = synced_lake(300).await;
+    let (_emu, lake) = synced(300).await;
     let out = costlake(&["sql", "SELEC cost FROM usage_details"], lake.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -365,7 +353,7 @@ async fn errors_say_what_failed_with_the_right_exit_code() {
 
 #[tokio::test]
 async fn tables_lists_partitions_rows_and_columns() {
-    let (_emu, lake) = synced_lake(500).await;
+    let (_emu, lake) = synced(500).await;
     let out = stdout(&costlake(&["tables"], lake.path()));
     assert!(
         out.contains("usage_details") && out.contains("3 partitions") && out.contains("1,500 rows"),
@@ -381,7 +369,7 @@ async fn tables_lists_partitions_rows_and_columns() {
 
 #[tokio::test]
 async fn the_repl_completes_continues_survives_errors_and_cancels() {
-    let (_emu, lake) = synced_lake(4000).await;
+    let (_emu, lake) = synced(4000).await;
     let script = lake.path().join("count.sql");
     std::fs::write(
         &script,

@@ -12,7 +12,9 @@ use costlake::lake::Lake;
 use costlake::schema::{DECIMAL_SCALE, Dataset};
 use costlake::sync::{self, Outcome, PeriodSelection};
 
-use crate::common::{config, file_totals, partition_file, start, sync_options};
+use crate::common::{
+    config, file_totals, partition_file, start, sync_options, synced, synced_with,
+};
 
 /// Quantities come from the generator at QUANTITY_SCALE; the lake holds them at DECIMAL_SCALE.
 fn lake_quantity(q: i128) -> i128 {
@@ -123,14 +125,7 @@ async fn sync_fills_every_table_with_exact_totals() {
 
 #[tokio::test]
 async fn a_rerun_makes_no_request_for_closed_periods() {
-    let emu = start(config(800)).await;
-    let dir = tempfile::tempdir().unwrap();
-    assert!(
-        sync::run(sync_options(&emu, dir.path()))
-            .await
-            .unwrap()
-            .ok()
-    );
+    let (emu, dir) = synced(800).await;
     emu.clear_requests();
     let report = sync::run(sync_options(&emu, dir.path())).await.unwrap();
     assert!(report.ok());
@@ -163,7 +158,7 @@ async fn a_rerun_makes_no_request_for_closed_periods() {
 #[tokio::test]
 async fn open_periods_are_asked_again_and_304_keeps_the_data() {
     // The current month is open (the emulator's default last period).
-    let emu = start(EmulatorConfig {
+    let (emu, dir) = synced_with(EmulatorConfig {
         periods: 2,
         page_size: 250,
         last_period: None,
@@ -171,13 +166,6 @@ async fn open_periods_are_asked_again_and_304_keeps_the_data() {
         ..config(600)
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    assert!(
-        sync::run(sync_options(&emu, dir.path()))
-            .await
-            .unwrap()
-            .ok()
-    );
     let current = emu.enrollment().periods[1].id;
     let file = partition_file(dir.path(), Dataset::UsageDetails, Some(current));
     let before = std::fs::read(&file).unwrap();
@@ -241,14 +229,7 @@ async fn retries_through_every_fault() {
 
 #[tokio::test]
 async fn persistent_failures_fail_the_unit_and_keep_the_lake() {
-    let emu = start(config(900)).await;
-    let dir = tempfile::tempdir().unwrap();
-    assert!(
-        sync::run(sync_options(&emu, dir.path()))
-            .await
-            .unwrap()
-            .ok()
-    );
+    let (emu, dir) = synced(900).await;
     let file = partition_file(dir.path(), Dataset::UsageDetails, Some(PeriodId(202402)));
     let before = std::fs::read(&file).unwrap();
     emu.inject(Fault::ServerError, "202402/usagedetails?skiptoken", 50);
