@@ -481,6 +481,86 @@ static BALANCE_SUMMARY: &[Field] = &[
     ),
 ];
 
+// Columns that usage details and marketplace charges share, defined once.
+const SUBSCRIPTION_GUID: Field = f(
+    Col::SubscriptionGuid,
+    "subscriptionGuid",
+    "subscription_guid",
+    Text,
+    "Subscription GUID.",
+);
+const SUBSCRIPTION_NAME: Field = f(
+    Col::SubscriptionName,
+    "subscriptionName",
+    "subscription_name",
+    Text,
+    "Subscription name.",
+);
+const RESOURCE_GROUP: Field = f(
+    Col::ResourceGroup,
+    "resourceGroup",
+    "resource_group",
+    Text,
+    "Resource group.",
+);
+const ADDITIONAL_INFO: Field = f(
+    Col::AdditionalInfo,
+    "additionalInfo",
+    "additional_info",
+    Json,
+    "Service-specific JSON text, as sent.",
+);
+const TAGS: Field = f(
+    Col::Tags,
+    "tags",
+    "tags",
+    Json,
+    "Resource tags: the JSON text as sent (may be empty or null).",
+);
+const TAGS_MAP: Field = f(
+    Col::TagsMap,
+    "",
+    "tags_map",
+    TagsMap,
+    "`tags` parsed into a map; null when `tags` is not a JSON object.",
+)
+.derived(Col::Tags);
+const COST_CENTER: Field = f(
+    Col::CostCenter,
+    "costCenter",
+    "cost_center",
+    Text,
+    "Cost center of the account.",
+);
+const ACCOUNT_ID: Field = f(
+    Col::AccountId,
+    "accountId",
+    "account_id",
+    Int64,
+    "Legacy numeric account id.",
+);
+const ACCOUNT_NAME: Field = f(
+    Col::AccountName,
+    "accountName",
+    "account_name",
+    Text,
+    "EA account name.",
+);
+const DEPARTMENT_ID: Field = f(
+    Col::DepartmentId,
+    "departmentId",
+    "department_id",
+    Int64,
+    "Legacy numeric department id.",
+);
+const DEPARTMENT_NAME: Field = f(
+    Col::DepartmentName,
+    "departmentName",
+    "department_name",
+    Text,
+    "EA department name.",
+);
+
 static USAGE_DETAILS: &[Field] = &[
     f(
         Col::ServiceName,
@@ -548,13 +628,7 @@ static USAGE_DETAILS: &[Field] = &[
     .v1("extendedCost")
     .aliases(&["extendedCost", "Cost"])
     .required(),
-    f(
-        Col::AccountId,
-        "accountId",
-        "account_id",
-        Int64,
-        "Legacy numeric account id.",
-    ),
+    ACCOUNT_ID,
     f(
         Col::ProductId,
         "productId",
@@ -577,13 +651,7 @@ static USAGE_DETAILS: &[Field] = &[
         "Legacy numeric consumed-service id.",
     )
     .aliases(&["consumedServiceID"]),
-    f(
-        Col::DepartmentId,
-        "departmentId",
-        "department_id",
-        Int64,
-        "Legacy numeric department id.",
-    ),
+    DEPARTMENT_ID,
     f(
         Col::AccountOwnerEmail,
         "accountOwnerEmail",
@@ -591,13 +659,7 @@ static USAGE_DETAILS: &[Field] = &[
         Text,
         "Account owner's sign-in.",
     ),
-    f(
-        Col::AccountName,
-        "accountName",
-        "account_name",
-        Text,
-        "EA account name.",
-    ),
+    ACCOUNT_NAME,
     f(
         Col::ServiceAdministratorId,
         "serviceAdministratorId",
@@ -612,20 +674,8 @@ static USAGE_DETAILS: &[Field] = &[
         Int64,
         "Legacy numeric subscription id (needs 64 bits).",
     ),
-    f(
-        Col::SubscriptionGuid,
-        "subscriptionGuid",
-        "subscription_guid",
-        Text,
-        "Subscription GUID.",
-    ),
-    f(
-        Col::SubscriptionName,
-        "subscriptionName",
-        "subscription_name",
-        Text,
-        "Subscription name.",
-    ),
+    SUBSCRIPTION_GUID,
+    SUBSCRIPTION_NAME,
     f(Col::Date, "date", "date", Date, "Usage day (UTC).").required(),
     f(
         Col::Product,
@@ -712,28 +762,9 @@ static USAGE_DETAILS: &[Field] = &[
         Text,
         "Service-specific metadata.",
     ),
-    f(
-        Col::AdditionalInfo,
-        "additionalInfo",
-        "additional_info",
-        Json,
-        "Service-specific JSON text, as sent.",
-    ),
-    f(
-        Col::Tags,
-        "tags",
-        "tags",
-        Json,
-        "Resource tags: the JSON text as sent (may be empty or null).",
-    ),
-    f(
-        Col::TagsMap,
-        "",
-        "tags_map",
-        TagsMap,
-        "`tags` parsed into a map; null when `tags` is not a JSON object.",
-    )
-    .derived(Col::Tags),
+    ADDITIONAL_INFO,
+    TAGS,
+    TAGS_MAP,
     f(
         Col::StoreServiceIdentifier,
         "storeServiceIdentifier",
@@ -741,20 +772,7 @@ static USAGE_DETAILS: &[Field] = &[
         Text,
         "Unused by the service.",
     ),
-    f(
-        Col::DepartmentName,
-        "departmentName",
-        "department_name",
-        Text,
-        "EA department name.",
-    ),
-    f(
-        Col::CostCenter,
-        "costCenter",
-        "cost_center",
-        Text,
-        "Cost center of the account.",
-    ),
+    DEPARTMENT_NAME,
     f(
         Col::UnitOfMeasure,
         "unitOfMeasure",
@@ -762,31 +780,13 @@ static USAGE_DETAILS: &[Field] = &[
         Text,
         "Unit of measure, with its block size (`100 Hours`, `10,000 s`).",
     ),
-    f(
-        Col::ResourceGroup,
-        "resourceGroup",
-        "resource_group",
-        Text,
-        "Resource group.",
-    ),
+    RESOURCE_GROUP,
 ];
 
 static MARKETPLACE_CHARGES: &[Field] = &[
     f(Col::Id, "id", "id", Text, "Charge id."),
-    f(
-        Col::SubscriptionGuid,
-        "subscriptionGuid",
-        "subscription_guid",
-        Text,
-        "Subscription GUID.",
-    ),
-    f(
-        Col::SubscriptionName,
-        "subscriptionName",
-        "subscription_name",
-        Text,
-        "Subscription name.",
-    ),
+    SUBSCRIPTION_GUID,
+    SUBSCRIPTION_NAME,
     f(
         Col::MeterId,
         "meterId",
@@ -816,13 +816,7 @@ static MARKETPLACE_CHARGES: &[Field] = &[
         Text,
         "Marketplace offer.",
     ),
-    f(
-        Col::ResourceGroup,
-        "resourceGroup",
-        "resource_group",
-        Text,
-        "Resource group.",
-    ),
+    RESOURCE_GROUP,
     f(
         Col::InstanceId,
         "instanceId",
@@ -830,28 +824,9 @@ static MARKETPLACE_CHARGES: &[Field] = &[
         Text,
         "Resource id.",
     ),
-    f(
-        Col::AdditionalInfo,
-        "additionalInfo",
-        "additional_info",
-        Json,
-        "Service-specific JSON text, as sent.",
-    ),
-    f(
-        Col::Tags,
-        "tags",
-        "tags",
-        Json,
-        "Resource tags: the JSON text as sent.",
-    ),
-    f(
-        Col::TagsMap,
-        "",
-        "tags_map",
-        TagsMap,
-        "`tags` parsed into a map; null when `tags` is not a JSON object.",
-    )
-    .derived(Col::Tags),
+    ADDITIONAL_INFO,
+    TAGS,
+    TAGS_MAP,
     f(
         Col::OrderNumber,
         "orderNumber",
@@ -866,27 +841,9 @@ static MARKETPLACE_CHARGES: &[Field] = &[
         Text,
         "Unit of measure.",
     ),
-    f(
-        Col::CostCenter,
-        "costCenter",
-        "cost_center",
-        Text,
-        "Cost center of the account.",
-    ),
-    f(
-        Col::AccountId,
-        "accountId",
-        "account_id",
-        Int64,
-        "Legacy numeric account id.",
-    ),
-    f(
-        Col::AccountName,
-        "accountName",
-        "account_name",
-        Text,
-        "EA account name.",
-    ),
+    COST_CENTER,
+    ACCOUNT_ID,
+    ACCOUNT_NAME,
     f(
         Col::AccountOwnerId,
         "accountOwnerId",
@@ -894,20 +851,8 @@ static MARKETPLACE_CHARGES: &[Field] = &[
         Text,
         "Account owner's sign-in.",
     ),
-    f(
-        Col::DepartmentId,
-        "departmentId",
-        "department_id",
-        Int64,
-        "Legacy numeric department id.",
-    ),
-    f(
-        Col::DepartmentName,
-        "departmentName",
-        "department_name",
-        Text,
-        "EA department name.",
-    ),
+    DEPARTMENT_ID,
+    DEPARTMENT_NAME,
     f(
         Col::PublisherName,
         "publisherName",
