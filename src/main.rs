@@ -165,9 +165,10 @@ struct EmulateArgs {
     /// Usage rows per page.
     #[arg(long, default_value_t = emulator::DEFAULT_PAGE_SIZE)]
     page_size: usize,
-    /// Probability of answering a request with a fault.
-    #[arg(long, default_value_t = 0.0)]
-    fault_rate: f64,
+    /// Probability of answering a request with a fault (default 0, or 0.1 when --faults is
+    /// given).
+    #[arg(long)]
+    fault_rate: Option<f64>,
     /// Faults to draw from: 429, 503, 500, drop, slow (comma-separated; default all).
     #[arg(long, value_delimiter = ',', value_parser = parse_fault)]
     faults: Vec<Fault>,
@@ -374,7 +375,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 rows_per_period: args.rows_per_period,
                 page_size: args.page_size,
                 faults: FaultConfig {
-                    rate: args.fault_rate,
+                    rate: args
+                        .fault_rate
+                        .unwrap_or(if args.faults.is_empty() { 0.0 } else { 0.1 }),
                     kinds: if args.faults.is_empty() {
                         Fault::ALL.to_vec()
                     } else {
