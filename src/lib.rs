@@ -17,3 +17,4 @@ pub mod query;
 pub mod repl;
 pub mod schema;
 pub mod sync;
+pub mod verify;

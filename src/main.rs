@@ -46,6 +46,18 @@ enum Command {
     Repl(LakeArgs),
     /// The lake's tables: partitions and rows, and each table's columns.
     Tables(LakeArgs),
+    /// Reconcile each period: usage and marketplace against the balance summary, rows against
+    /// the manifest. Exit code 1 when a period does not reconcile.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    lake: LakeArgs,
+    /// The largest difference accepted, in the billing currency (default 0: exact).
+    #[arg(long, default_value = "0")]
+    tolerance: String,
 }
 
 #[derive(Args, Clone)]
@@ -349,6 +361,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let session = open_session(&args, &PrintArgs::default())?;
             costlake::repl::run(session).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify(args) => {
+            let session = open_session(&args.lake, &PrintArgs::default())?;
+            let scale = costlake::schema::DECIMAL_SCALE as u32;
+            let tolerance = costlake::decimal::parse(&args.tolerance, scale, 38).map_err(|_| {
+                UsageError(format!("--tolerance '{}' is not a number", args.tolerance))
+            })?;
+            let checks = costlake::verify::verify(&session, tolerance.abs()).await?;
+            print!("{}", costlake::verify::render(&checks));
+            let failed: Vec<_> = checks.iter().filter(|c| !c.ok()).collect();
+            if failed.is_empty() {
+                println!(
+                    "{} periods reconcile exactly (tolerance {}).",
+                    checks.len(),
+                    args.tolerance
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for c in &failed {
+                    eprintln!(
+                        "period {} of enrollment {} does not reconcile: {}",
+                        c.period,
+                        c.enrollment,
+                        c.problems.join("; ")
+                    );
+                }
+                Ok(ExitCode::from(1))
+            }
         }
         Command::Tables(args) => {
             let session = open_session(&args, &PrintArgs::default())?;

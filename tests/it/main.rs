@@ -5,3 +5,4 @@ mod emulator;
 mod query;
 mod readme;
 mod sync;
+mod verify;
