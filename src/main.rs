@@ -452,7 +452,7 @@ fn open_session(lake: &LakeArgs, print: &PrintArgs) -> anyhow::Result<Session> {
         .unwrap_or(Format::Table);
     session.print = PrintOptions {
         format,
-        max_rows: None,
+        max_rows: costlake::query::TABLE_ROW_LIMIT,
         timing: print.timing,
         output: print.output.clone(),
     };

@@ -223,19 +223,19 @@ fn tsv_field(text: &str) -> String {
 }
 
 /// Writes a result stream to `out` in `format` (not Parquet: see [`write_parquet`]). For the
-/// table, at most `max_rows` rows are shown and the rest are counted.
+/// table and Markdown, at most `max_rows` rows are kept and shown and the rest are counted.
 pub async fn write_stream(
     mut stream: SendableRecordBatchStream,
     format: Format,
     out: &mut (dyn Write + Send),
-    max_rows: Option<usize>,
+    max_rows: usize,
 ) -> Result<Written, OutputError> {
     let schema = stream.schema();
     let mut written = Written::default();
     match format {
         Format::Table | Format::Markdown => {
             let mut kept: Vec<RecordBatch> = Vec::new();
-            let limit = max_rows.unwrap_or(usize::MAX) as u64;
+            let limit = max_rows as u64;
             while let Some(batch) = stream.next().await {
                 let batch = batch?;
                 let n = batch.num_rows() as u64;

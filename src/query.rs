@@ -227,12 +227,16 @@ pub fn library(dir: Option<&Path>) -> Result<BTreeMap<String, SavedQuery>, Query
     Ok(out)
 }
 
+/// The most rows a table or Markdown result holds and shows; the rest are counted, not kept,
+/// so memory stays bounded however large a result is (the other formats stream).
+pub const TABLE_ROW_LIMIT: usize = 10_000;
+
 /// Where results go and how they look.
 #[derive(Debug, Clone)]
 pub struct PrintOptions {
     pub format: Format,
     /// The table shows at most this many rows (the rest are counted).
-    pub max_rows: Option<usize>,
+    pub max_rows: usize,
     pub timing: bool,
     /// A file instead of standard output.
     pub output: Option<PathBuf>,
@@ -242,7 +246,7 @@ impl Default for PrintOptions {
     fn default() -> Self {
         PrintOptions {
             format: Format::Table,
-            max_rows: None,
+            max_rows: TABLE_ROW_LIMIT,
             timing: false,
             output: None,
         }
@@ -430,7 +434,7 @@ impl Session {
                 let file = std::fs::File::create(path)
                     .map_err(|e| QueryError::Io(format!("cannot write {}: {e}", path.display())))?;
                 let mut out = std::io::BufWriter::new(file);
-                Ok(output::write_stream(stream, format, &mut out, None).await?)
+                Ok(output::write_stream(stream, format, &mut out, self.print.max_rows).await?)
             }
             None => {
                 let mut out = std::io::stdout();
@@ -443,7 +447,7 @@ impl Session {
         let mut notes = Vec::new();
         if written.hidden > 0 {
             notes.push(format!(
-                "{} more rows not shown (of {}); use --output FILE or another --format for all",
+                "{} more rows not shown (of {}); --format csv, ndjson or parquet gives them all",
                 written.hidden,
                 written.rows + written.hidden
             ));

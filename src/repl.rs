@@ -288,7 +288,7 @@ pub async fn run(mut session: Session) -> Result<(), QueryError> {
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    session.print.max_rows = Some(DEFAULT_MAX_ROWS);
+    session.print.max_rows = DEFAULT_MAX_ROWS;
     println!(
         "costlake {} on {}. End statements with ';'. \\? for help, \\q to quit.",
         env!("CARGO_PKG_VERSION"),

@@ -143,6 +143,15 @@ async fn every_format_parses_back_with_exact_totals() {
         "exact decimal in the table:\n{table}"
     );
 
+    // The table holds at most 10,000 rows and counts the rest; the other formats stream all.
+    let big = "SELECT value FROM generate_series(1, 12000)";
+    let out = costlake(&["sql", big], lake.path());
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("| 10000 |") && !shown.contains("| 10001 |"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2000 more rows not shown (of 12000)"));
+    let all = stdout(&costlake(&["sql", "--format", "csv", big], lake.path()));
+    assert_eq!(all.lines().count(), 12001);
+
     // --output takes the format from the extension; Parquet is written and reads back.
     let out_csv = lake.path().join("out.csv");
     stdout(&costlake(
