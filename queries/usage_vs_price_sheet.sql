@@ -11,8 +11,8 @@ WITH usage AS (
         meter_id,
         unit_price,
         unit_of_measure,
-        -- The block size is the number the unit of measure starts with: "10,000 s" is 10000.
-        coalesce(CAST(replace(regexp_match(unit_of_measure, '^([0-9][0-9,]*)')[1], ',', '') AS BIGINT), 1) AS block_size
+        -- The number the unit of measure starts with: "10,000 s" is 10000.
+        unit_block_size(unit_of_measure) AS block_size
     FROM price_sheet
     WHERE billing_period = $period
 )

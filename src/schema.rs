@@ -1105,6 +1105,18 @@ impl Dataset {
     }
 }
 
+/// The number in front of a unit of measure (`100 Hours` → 100, `10,000 s` → 10000, `1/Month`
+/// → 1, `Hours` → 1).
+pub fn block_size(unit: &str) -> u64 {
+    let digits: String = unit
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .filter(|c| *c != ',')
+        .collect();
+    digits.parse().unwrap_or(1).max(1)
+}
+
 /// A Markdown table of every dataset's columns, for README (generated, never written by hand).
 pub fn markdown_columns() -> String {
     let mut out = String::new();

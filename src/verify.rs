@@ -1,12 +1,13 @@
 //! `costlake verify`: reconciles each synced period exactly: the sum of usage cost against the
 //! balance summary's totals, marketplace charges against the billed marketplace total, and the
-//! rows in the lake against the manifest.
+//! rows in the lake against the manifest; and counts usage rows priced off the price sheet.
 
 use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Decimal128Type;
 
+use crate::catalog::BLOCK_SIZE_FUNCTION;
 use crate::decimal::format_plain;
 use crate::query::{QueryError, Session};
 use crate::schema::{Col, DECIMAL_SCALE, Dataset, PARTITION_BILLING_PERIOD, PARTITION_ENROLLMENT};
@@ -24,6 +25,9 @@ pub struct PeriodCheck {
     pub utilized_plus_overage: Option<i128>,
     pub marketplace_cost: i128,
     pub marketplace_billed: Option<i128>,
+    /// Usage rows billed at a rate other than the price sheet's (per unit-of-measure block):
+    /// reported, not a failure, since negotiated rates differ legitimately.
+    pub rate_mismatches: u64,
     /// What does not reconcile, one sentence each.
     pub problems: Vec<String>,
 }
@@ -50,13 +54,24 @@ pub async fn verify(session: &Session, tolerance: i128) -> Result<Vec<PeriodChec
     let sql = format!(
         "WITH u AS (SELECT {e}, {p}, count(*) AS n, sum({cost}) AS cost FROM {usage} GROUP BY {e}, {p}), \
               m AS (SELECT {e}, {p}, sum({ext}) AS cost FROM {market} GROUP BY {e}, {p}), \
+              r AS (SELECT x.{e}, x.{p}, count(*) AS n FROM {usage} x JOIN {sheet} s \
+                    ON s.{e} = x.{e} AND s.{p} = x.{p} AND s.{sheet_meter} = x.{meter} \
+                    WHERE x.{rate} * {block}(s.{unit}) <> s.{price} GROUP BY x.{e}, x.{p}), \
               keys AS (SELECT {e}, {p} FROM u UNION SELECT {e}, {p} FROM {balance}) \
-         SELECT k.{e}, k.{p}, u.n, u.cost, b.{total}, b.{utilized} + b.{overage}, m.cost, b.{billed} \
+         SELECT k.{e}, k.{p}, u.n, u.cost, b.{total}, b.{utilized} + b.{overage}, m.cost, b.{billed}, r.n \
          FROM keys k \
          LEFT JOIN u ON u.{e} = k.{e} AND u.{p} = k.{p} \
          LEFT JOIN {balance} b ON b.{e} = k.{e} AND b.{p} = k.{p} \
          LEFT JOIN m ON m.{e} = k.{e} AND m.{p} = k.{p} \
+         LEFT JOIN r ON r.{e} = k.{e} AND r.{p} = k.{p} \
          ORDER BY k.{e}, k.{p}",
+        sheet = Dataset::PriceSheet.name(),
+        sheet_meter = Dataset::PriceSheet.column(Col::MeterIdPriceSheet),
+        meter = u.column(Col::MeterId),
+        rate = u.column(Col::ResourceRate),
+        block = BLOCK_SIZE_FUNCTION,
+        unit = Dataset::PriceSheet.column(Col::UnitOfMeasure),
+        price = Dataset::PriceSheet.column(Col::UnitPrice),
         cost = u.column(Col::Cost),
         usage = u.name(),
         ext = m.column(Col::ExtendedCost),
@@ -90,19 +105,23 @@ pub async fn verify(session: &Session, tolerance: i128) -> Result<Vec<PeriodChec
             a.is_valid(r).then(|| a.value(r))
         };
         for r in 0..batch.num_rows() {
-            let n = batch
-                .column(2)
-                .as_primitive::<arrow::datatypes::Int64Type>();
+            let count = |c: usize| {
+                let a = batch
+                    .column(c)
+                    .as_primitive::<arrow::datatypes::Int64Type>();
+                if a.is_valid(r) { a.value(r) as u64 } else { 0 }
+            };
             let mut check = PeriodCheck {
                 enrollment: text(0, r)?,
                 period: text(1, r)?,
-                usage_rows: if n.is_valid(r) { n.value(r) as u64 } else { 0 },
+                usage_rows: count(2),
                 manifest_rows: None,
                 usage_cost: dec(3, r).unwrap_or(0),
                 total_usage: dec(4, r),
                 utilized_plus_overage: dec(5, r),
                 marketplace_cost: dec(6, r).unwrap_or(0),
                 marketplace_billed: dec(7, r),
+                rate_mismatches: count(8),
                 problems: Vec::new(),
             };
             check.manifest_rows = manifest_rows
@@ -155,6 +174,7 @@ pub fn render(checks: &[PeriodCheck]) -> String {
         "billed usage",
         "marketplace",
         "billed marketplace",
+        "rate mismatches",
         "status",
     ];
     let rows: Vec<Vec<String>> = checks
@@ -169,6 +189,7 @@ pub fn render(checks: &[PeriodCheck]) -> String {
                 c.total_usage.map_or("-".into(), money),
                 money(c.marketplace_cost),
                 c.marketplace_billed.map_or("-".into(), money),
+                c.rate_mismatches.to_string(),
                 if c.ok() {
                     "ok".into()
                 } else {

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use chrono::{Datelike, Duration, NaiveDate};
 
 use crate::schema::DECIMAL_SCALE;
+pub use crate::schema::block_size;
 
 /// Scale of generated quantities.
 pub const QUANTITY_SCALE: u32 = 4;
@@ -325,17 +326,6 @@ pub static FAMILIES: &[Family] = &[
         billed_separately: true,
     },
 ];
-
-/// The number in front of a unit of measure (`100 Hours` → 100, `10,000 s` → 10000, `1/Month`
-/// → 1, `Hours` → 1).
-pub fn block_size(unit: &str) -> u64 {
-    let digits: String = unit
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == ',')
-        .filter(|c| *c != ',')
-        .collect();
-    digits.parse().unwrap_or(1).max(1)
-}
 
 pub struct Meter {
     pub index: usize,

@@ -24,11 +24,28 @@ fn verify(lake: &std::path::Path) -> (Option<i32>, String, String) {
 
 #[tokio::test]
 async fn verify_reconciles_and_names_a_tampered_period() {
-    let (_emu, lake) = synced(700).await;
+    let (emu, lake) = synced(700).await;
     let (code, stdout, stderr) = verify(lake.path());
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(stdout.matches(" ok\n").count(), 3, "{stdout}");
     assert!(stdout.contains("3 periods reconcile exactly"));
+    // Rate mismatches: the rows of meters the generator bills below the sheet.
+    for p in &emu.enrollment().periods {
+        let e = emu.enrollment();
+        let expected = (0..e.usage_rows(p)).filter(|&i| {
+            let m = e.usage_row(p, i).meter;
+            m.discounted && m.in_price_sheet
+        });
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(&p.id.to_string()))
+            .unwrap();
+        assert_eq!(
+            line.split_whitespace().nth(8),
+            Some(expected.count().to_string().as_str()),
+            "{line}"
+        );
+    }
 
     // Replace February's usage with January's: a whole, valid file with the wrong rows.
     let jan = partition_file(lake.path(), Dataset::UsageDetails, Some(PeriodId(202401)));
