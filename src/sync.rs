@@ -297,7 +297,11 @@ pub async fn run(opts: SyncOptions) -> Result<SyncReport, SyncError> {
     let list_started = Instant::now();
     let (list_bytes, list_etag) = match run.client.get_bytes(&list_url, None, &mut retries).await? {
         Fetched::Body { body, etag } => (body, etag),
-        Fetched::NotModified => unreachable!("no ETag sent"),
+        Fetched::NotModified => {
+            return Err(SyncError::Other(format!(
+                "{list_url} answered 304 Not Modified to a request that sent no ETag; a proxy between costlake and the API may be caching"
+            )));
+        }
     };
     let listed = parse_period_list(&list_bytes).map_err(|e| {
         SyncError::Other(format!(
