@@ -230,14 +230,20 @@ impl Client {
                 "the API sent a nextLink that is not a URL ({e}): {link}"
             ))
         })?;
-        if origin(&url) != origin(&self.base) {
+        self.ensure_api_host(&url)?;
+        Ok(url)
+    }
+
+    /// The one check that keeps the key on the API host: same scheme, host and port.
+    fn ensure_api_host(&self, url: &Url) -> Result<(), ApiError> {
+        if origin(url) != origin(&self.base) {
             return Err(ApiError::ForeignLink {
-                link: redact_query(&url),
-                found: origin(&url),
+                link: redact_query(url),
+                found: origin(url),
                 expected: origin(&self.base),
             });
         }
-        Ok(url)
+        Ok(())
     }
 
     /// GETs `url` and reads the whole body, retrying what is worth retrying (a body cut short
@@ -280,13 +286,7 @@ impl Client {
         F: Fn(reqwest::Response) -> Fut,
         Fut: Future<Output = reqwest::Result<T>>,
     {
-        if origin(url) != origin(&self.base) {
-            return Err(ApiError::ForeignLink {
-                link: redact_query(url),
-                found: origin(url),
-                expected: origin(&self.base),
-            });
-        }
+        self.ensure_api_host(url)?;
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {

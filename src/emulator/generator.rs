@@ -51,6 +51,12 @@ pub fn guid(parts: &[u64]) -> String {
     )
 }
 
+/// The first of `count` rows spread evenly over `days` days (row i falls on day
+/// i × days / count) that falls on day `day` (0-based); `count` for the day after the last.
+pub fn first_of_day(count: u64, days: u32, day: u32) -> u64 {
+    ((day as u128 * count as u128).div_ceil(days as u128)) as u64
+}
+
 /// A billing period: a calendar month, `yyyyMM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeriodId(pub u32);
@@ -794,9 +800,7 @@ impl Enrollment {
     /// The first usage row of day `day` (0-based) in the period: rows are spread evenly over
     /// the days with data and ordered by date.
     pub fn first_row_of_day(&self, period: &Period, day: u32) -> u64 {
-        let rows = self.usage_rows(period) as u128;
-        let days = period.days_with_data as u128;
-        ((day as u128 * rows).div_ceil(days)) as u64
+        first_of_day(self.usage_rows(period), period.days_with_data, day)
     }
 
     pub fn usage_row(&self, period: &Period, i: u64) -> UsageRow<'_> {

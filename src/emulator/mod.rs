@@ -656,7 +656,7 @@ fn usage_page(
     token: Option<&str>,
 ) -> Result<Chunks, Reject> {
     let e = &shared.enrollment;
-    let segments = usage_segments(e, scope);
+    let segments = runs(e, scope, |p| e.usage_rows(p));
     let (mut seg, mut offset, empty_served) = match token {
         None => (0usize, 0u64, false),
         Some(t) => decode_token(shared.config.seed, t)
@@ -714,10 +714,11 @@ fn usage_page(
     Ok(Chunks::usage(shared.clone(), version, rows, id, next))
 }
 
-/// The runs of rows a scope covers: (period index, first row, end row), in date order.
-fn usage_segments(e: &Enrollment, scope: Scope) -> Vec<(usize, u64, u64)> {
+/// The runs of rows a scope covers, for a dataset with `rows(period)` rows per period spread
+/// evenly over its days: (period index, first row, end row), in date order.
+fn runs(e: &Enrollment, scope: Scope, rows: impl Fn(&Period) -> u64) -> Vec<(usize, u64, u64)> {
     match scope {
-        Scope::Period(i) => vec![(i, 0, e.usage_rows(&e.periods[i]))],
+        Scope::Period(i) => vec![(i, 0, rows(&e.periods[i]))],
         Scope::Range(a, b) => e
             .periods
             .iter()
@@ -730,8 +731,14 @@ fn usage_segments(e: &Enrollment, scope: Scope) -> Vec<(usize, u64, u64)> {
                 if from > to {
                     return None;
                 }
-                let start = e.first_row_of_day(p, (from - first).num_days() as u32);
-                let end = e.first_row_of_day(p, (to - first).num_days() as u32 + 1);
+                let n = rows(p);
+                let start =
+                    generator::first_of_day(n, p.days_with_data, (from - first).num_days() as u32);
+                let end = generator::first_of_day(
+                    n,
+                    p.days_with_data,
+                    (to - first).num_days() as u32 + 1,
+                );
                 (end > start).then_some((p.index, start, end))
             })
             .collect(),
@@ -849,22 +856,7 @@ impl Chunks {
 
     fn marketplace(shared: Arc<Shared>, version: ApiVersion, scope: Scope) -> Chunks {
         let e = &shared.enrollment;
-        let runs: Vec<(usize, u64, u64)> = match scope {
-            Scope::Period(i) => vec![(i, 0, e.marketplace_rows(&e.periods[i]))],
-            Scope::Range(a, b) => e
-                .periods
-                .iter()
-                .filter_map(|p| {
-                    let n = e.marketplace_rows(p);
-                    let days = p.days_with_data as u64;
-                    let first_of = |d: i64| ((d.clamp(0, days as i64) as u64) * n).div_ceil(days);
-                    let first = p.id.first_day();
-                    let start = first_of((a - first).num_days());
-                    let end = first_of((b - first).num_days() + 1);
-                    (end > start).then_some((p.index, start, end))
-                })
-                .collect(),
-        };
+        let runs = runs(e, scope, |p| e.marketplace_rows(p));
         let total = runs.iter().map(|r| r.2 - r.1).sum();
         Chunks::array(
             total,
