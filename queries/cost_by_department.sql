@@ -1,6 +1,7 @@
 -- name: cost_by_department
 -- description: Cost of a billing period by EA department, with each department's share.
 -- param: period period = latest
+-- chart: bar x=department y=cost
 WITH by_department AS (
     SELECT department_name, count(*) AS usage_rows, sum(cost) AS cost
     FROM usage_details

@@ -2,6 +2,7 @@
 -- description: Daily cost of a period beside its trailing 7-day mean; days that deviate by more than the threshold are flagged.
 -- param: period period = latest
 -- param: threshold decimal = 0.25
+-- chart: line x=date y=cost,trailing_mean
 WITH daily AS (
     SELECT date, sum(cost) AS cost
     FROM usage_details
@@ -11,7 +12,8 @@ WITH daily AS (
     SELECT
         date,
         cost,
-        avg(cost) OVER (ORDER BY date ROWS BETWEEN 7 PRECEDING AND 1 PRECEDING) AS trailing_mean
+        -- Back to the lake's scale: avg widens it, and a ratio of wide decimals overflows.
+        CAST(avg(cost) OVER (ORDER BY date ROWS BETWEEN 7 PRECEDING AND 1 PRECEDING) AS DECIMAL(38, 12)) AS trailing_mean
     FROM daily
 )
 SELECT

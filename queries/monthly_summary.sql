@@ -1,5 +1,6 @@
 -- name: monthly_summary
 -- description: Each billing period's usage and marketplace cost beside the balance summary's totals.
+-- chart: bar x=billing_period y=usage_cost,marketplace_cost
 WITH usage AS (
     SELECT enrollment, billing_period, count(*) AS usage_rows, sum(cost) AS usage_cost
     FROM usage_details

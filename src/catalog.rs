@@ -1,6 +1,7 @@
 //! The lake as DataFusion tables: one listing table per dataset with its declared schema and
 //! the hive partition columns, registered without opening a file, so that start-up is fast
-//! however many partitions there are. Only published files (`*.parquet`) are ever read.
+//! however many partitions there are, and the `focus` view over them. Only published files
+//! (`*.parquet`) are ever read.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf}
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::lake::Lake;
-use crate::schema::{Dataset, block_size};
+use crate::schema::{Dataset, block_size, focus};
 
 /// The SQL function that gives a unit of measure's block size.
 pub const BLOCK_SIZE_FUNCTION: &str = "unit_block_size";
@@ -53,8 +54,8 @@ fn block_size_udf() -> ScalarUDF {
     )
 }
 
-/// Registers every dataset of the lake as a table named after it.
-pub fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
+/// Registers every dataset of the lake as a table named after it, and the `focus` view.
+pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
     for dataset in Dataset::ALL {
         let url = ListingTableUrl::parse(format!("{}{}/", lake.url(), dataset.name()))?;
         let partition_cols = dataset
@@ -70,5 +71,7 @@ pub fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
             .with_schema(dataset.file_schema());
         ctx.register_table(dataset.name(), Arc::new(ListingTable::try_new(config)?))?;
     }
+    // Planning the view reads no file: the tables' schemas are declared.
+    ctx.sql(&focus::view_sql()).await?;
     Ok(())
 }

@@ -57,7 +57,7 @@ pub async fn run(lake: &str, progress: Progress) -> Result<bool, DemoError> {
     println!("{}", report.summary());
     emu.stop().await;
 
-    let session = Session::open(lake, None)?;
+    let session = Session::open(lake, None).await?;
     println!(
         "\nThe lake at {lake}:\n{}",
         tables_overview(&session).await?

@@ -10,6 +10,7 @@ use costlake::api::{self, ApiKey, RetryConfig};
 use costlake::config::{self, FileSettings};
 use costlake::emulator::{self, EmulatorConfig, Fault, FaultConfig, PeriodId};
 use costlake::output::Format;
+use costlake::output::chart::ChartSpec;
 use costlake::query::{PrintOptions, QueryError, Session};
 use costlake::schema::Dataset;
 use costlake::sync::{self, PeriodSelection, Progress, SyncOptions};
@@ -72,13 +73,17 @@ struct LakeArgs {
 
 #[derive(Args, Default)]
 struct PrintArgs {
-    /// Output format: table, csv, tsv, json, ndjson, markdown, parquet (default: from the
-    /// --output file's extension, else table).
+    /// Output format: table, csv, tsv, json, ndjson, markdown, parquet, chart (default: from
+    /// the --output file's extension (.svg and .png draw a chart), else table).
     #[arg(long, value_parser = parse_format)]
     format: Option<Format>,
     /// Write the result to this file instead of standard output.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Draw a chart: `[bar|line] [x=COLUMN] [y=COLUMN,...]` (implies --format chart; saved
+    /// queries bring their own).
+    #[arg(long, value_parser = parse_chart)]
+    chart: Option<ChartSpec>,
     /// Print how long the statement took.
     #[arg(long)]
     timing: bool,
@@ -194,6 +199,10 @@ fn parse_period(s: &str) -> Result<PeriodId, String> {
         .ok_or_else(|| format!("'{s}' is not a billing period; write yyyyMM, e.g. 202406"))
 }
 
+fn parse_chart(s: &str) -> Result<ChartSpec, String> {
+    s.parse()
+}
+
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
@@ -229,7 +238,15 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("costlake: {err:#}");
+            // Each cause once: typed errors often repeat their source in their own message.
+            let mut message = err.to_string();
+            for cause in err.chain().skip(1) {
+                let cause = cause.to_string();
+                if !message.contains(&cause) {
+                    message = format!("{message}: {cause}");
+                }
+            }
+            eprintln!("costlake: {message}");
             let usage = err.downcast_ref::<UsageError>().is_some()
                 || err.downcast_ref::<config::ConfigError>().is_some()
                 || err
@@ -344,26 +361,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Repl(cli.shell)) {
         Command::Sync(args) => run_sync(args).await,
         Command::Sql(args) => {
-            let session = open_session(&args.lake, &args.print)?;
+            let session = open_session(&args.lake, &args.print).await?;
             session.run(&args.sql, &Default::default()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Query(args) => {
-            let session = open_session(&args.lake, &args.print)?;
+            let session = open_session(&args.lake, &args.print).await?;
             let q = session.saved(&args.name)?;
             let given = costlake::repl::parse_params(args.params.iter().map(String::as_str))
                 .map_err(UsageError)?;
             let params = session.bind(&q, &given).await?;
-            session.run(&q.sql, &params).await?;
+            session.run_saved(&q, &params).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Repl(args) => {
-            let session = open_session(&args, &PrintArgs::default())?;
+            let session = open_session(&args, &PrintArgs::default()).await?;
             costlake::repl::run(session).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => {
-            let session = open_session(&args.lake, &PrintArgs::default())?;
+            let session = open_session(&args.lake, &PrintArgs::default()).await?;
             let scale = costlake::schema::DECIMAL_SCALE as u32;
             let tolerance = costlake::decimal::parse(&args.tolerance, scale, 38).map_err(|_| {
                 UsageError(format!("--tolerance '{}' is not a number", args.tolerance))
@@ -391,7 +408,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Tables(args) => {
-            let session = open_session(&args, &PrintArgs::default())?;
+            let session = open_session(&args, &PrintArgs::default()).await?;
             print!("{}", costlake::repl::tables_overview(&session).await?);
             for d in Dataset::ALL {
                 println!("\n{}:", d.name());
@@ -440,14 +457,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn open_session(lake: &LakeArgs, print: &PrintArgs) -> anyhow::Result<Session> {
+async fn open_session(lake: &LakeArgs, print: &PrintArgs) -> anyhow::Result<Session> {
     let file = FileSettings::load(std::path::Path::new("."))?;
     let mut session = Session::open(
         &config::lake_location(lake.lake.as_deref(), &file),
         Some(&lake.queries),
-    )?;
+    )
+    .await?;
     let format = print
         .format
+        .or_else(|| print.chart.as_ref().map(|_| Format::Chart))
         .or_else(|| print.output.as_deref().and_then(Format::from_extension))
         .unwrap_or(Format::Table);
     session.print = PrintOptions {
@@ -455,6 +474,7 @@ fn open_session(lake: &LakeArgs, print: &PrintArgs) -> anyhow::Result<Session> {
         max_rows: costlake::query::TABLE_ROW_LIMIT,
         timing: print.timing,
         output: print.output.clone(),
+        chart: print.chart.clone().unwrap_or_default(),
     };
     Ok(session)
 }

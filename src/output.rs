@@ -1,6 +1,8 @@
 //! Printing results: an aligned table, CSV, TSV, JSON, NDJSON and Markdown, written as batches
-//! arrive (only the table, meant for eyes, holds the rows it shows), and Parquet files. Decimals
-//! are printed as exact text, never through a float.
+//! arrive (only the table, meant for eyes, holds the rows it shows), Parquet files, and charts
+//! (terminal, SVG, PNG). Decimals are printed as exact text, never through a float.
+
+pub mod chart;
 
 use std::io::Write;
 use std::path::Path;
@@ -25,6 +27,8 @@ pub enum OutputError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("cannot write Parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    #[error("cannot chart the result: {0}")]
+    Chart(String),
 }
 
 /// An output format.
@@ -37,10 +41,12 @@ pub enum Format {
     NdJson,
     Markdown,
     Parquet,
+    /// A bar or line chart: text on a terminal, an image in an `.svg` or `.png` file.
+    Chart,
 }
 
 impl Format {
-    pub const NAMES: &'static str = "table, csv, tsv, json, ndjson, markdown, parquet";
+    pub const NAMES: &'static str = "table, csv, tsv, json, ndjson, markdown, parquet, chart";
 
     /// The format a file name implies, if any.
     pub fn from_extension(path: &Path) -> Option<Format> {
@@ -51,6 +57,7 @@ impl Format {
             "ndjson" | "jsonl" => Some(Format::NdJson),
             "md" | "markdown" => Some(Format::Markdown),
             "parquet" => Some(Format::Parquet),
+            "svg" | "png" => Some(Format::Chart),
             "txt" => Some(Format::Table),
             _ => None,
         }
@@ -68,6 +75,7 @@ impl FromStr for Format {
             "ndjson" | "jsonl" => Ok(Format::NdJson),
             "markdown" | "md" => Ok(Format::Markdown),
             "parquet" => Ok(Format::Parquet),
+            "chart" => Ok(Format::Chart),
             other => Err(format!(
                 "unknown format '{other}'; choose from {}",
                 Format::NAMES
@@ -324,7 +332,9 @@ pub async fn write_stream(
                 out.write_all(if written.rows > 0 { b"\n]\n" } else { b"]\n" })?;
             }
         }
-        Format::Parquet => unreachable!("Parquet goes to a file through write_parquet"),
+        Format::Parquet | Format::Chart => {
+            unreachable!("Parquet and charts are written by write_parquet and write_chart")
+        }
     }
     out.flush()?;
     Ok(written)
@@ -350,6 +360,60 @@ pub async fn write_parquet(
     }
     writer.close().await?;
     Ok(written)
+}
+
+/// Draws a result as a chart: an SVG or PNG image when `path` ends so, else text for a
+/// terminal (to `path` or standard output). At most [`chart::POINT_LIMIT`] rows are drawn.
+pub async fn write_chart(
+    mut stream: SendableRecordBatchStream,
+    title: &str,
+    spec: &chart::ChartSpec,
+    path: Option<&Path>,
+) -> Result<Written, OutputError> {
+    let schema = stream.schema();
+    let mut kept = Vec::new();
+    let mut written = Written::default();
+    let limit = chart::POINT_LIMIT as u64;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let n = batch.num_rows() as u64;
+        let room = limit.saturating_sub(written.rows).min(n);
+        if room > 0 {
+            kept.push(batch.slice(0, room as usize));
+        }
+        written.rows += room;
+        written.hidden += n - room;
+    }
+    let drawn = chart::Chart::from_batches(title, &schema, &kept, spec)?;
+    let extension = path
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let bytes = match extension.as_deref() {
+        Some("svg") => drawn.scene().to_svg().into_bytes(),
+        Some("png") => drawn.scene().to_png()?,
+        _ => drawn.render_text(terminal_width()).into_bytes(),
+    };
+    match path {
+        Some(p) => std::fs::write(p, bytes)?,
+        None => std::io::stdout().write_all(&bytes)?,
+    }
+    Ok(written)
+}
+
+/// Columns of the terminal on standard output: `COLUMNS`, else the terminal's own, else 100.
+fn terminal_width() -> usize {
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return n;
+    }
+    // SAFETY: TIOCGWINSZ fills the winsize struct it is given, and nothing else.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    if unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0
+        && size.ws_col > 20
+    {
+        return size.ws_col as usize;
+    }
+    100
 }
 
 /// The cells of the kept rows, with decimal columns padded to a common number of places so

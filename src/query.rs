@@ -13,39 +13,41 @@ use datafusion::sql::parser::DFParser;
 
 use crate::catalog;
 use crate::lake::{Lake, LakeError};
+use crate::output::chart::ChartSpec;
 use crate::output::{self, Format, OutputError, Written};
 use crate::schema::{Dataset, PARTITION_BILLING_PERIOD};
 
+macro_rules! builtin {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../queries/", $name, ".sql")))
+    };
+}
+
 /// The shipped library, built into the binary so that it works from any folder.
 pub static BUILTIN: &[(&str, &str)] = &[
-    (
-        "cost_by_department",
-        include_str!("../queries/cost_by_department.sql"),
-    ),
-    (
-        "cost_by_subscription",
-        include_str!("../queries/cost_by_subscription.sql"),
-    ),
-    ("daily_trend", include_str!("../queries/daily_trend.sql")),
-    (
-        "monthly_summary",
-        include_str!("../queries/monthly_summary.sql"),
-    ),
-    (
-        "top_resources",
-        include_str!("../queries/top_resources.sql"),
-    ),
-    (
-        "usage_vs_price_sheet",
-        include_str!("../queries/usage_vs_price_sheet.sql"),
-    ),
+    builtin!("charges_billed_separately"),
+    builtin!("commitment_burndown"),
+    builtin!("cost_by_department"),
+    builtin!("cost_by_subscription"),
+    builtin!("cost_by_tag"),
+    builtin!("daily_trend"),
+    builtin!("marketplace_by_publisher"),
+    builtin!("meters_missing_from_price_sheet"),
+    builtin!("monthly_summary"),
+    builtin!("price_changes"),
+    builtin!("service_movers"),
+    builtin!("top_resources"),
+    builtin!("untagged_resources"),
+    builtin!("usage_vs_price_sheet"),
 ];
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     /// The SQL failed: syntax, an unknown table or column, or execution.
+    // Not a `#[source]`: `describe` already says it in one sentence, and error chains would
+    // repeat it.
     #[error("{}", describe(.0))]
-    Sql(#[from] DataFusionError),
+    Sql(DataFusionError),
     /// A mistake in how a saved query was called (exit code 2).
     #[error("{0}")]
     Usage(String),
@@ -57,6 +59,12 @@ pub enum QueryError {
     Lake(#[from] LakeError),
     #[error("{0}")]
     Io(String),
+}
+
+impl From<DataFusionError> for QueryError {
+    fn from(err: DataFusionError) -> Self {
+        QueryError::Sql(err)
+    }
 }
 
 impl QueryError {
@@ -130,13 +138,15 @@ pub struct SavedQuery {
     pub description: String,
     pub params: Vec<Param>,
     pub sql: String,
+    /// How the result is best drawn with `--format chart` (`-- chart: line x=date y=cost`).
+    pub chart: ChartSpec,
     /// Where it came from: `built in` or a path.
     pub origin: String,
 }
 
 impl SavedQuery {
-    /// Parses a `.sql` file: `-- name:`, `-- description:` and `-- param: NAME TYPE [= DEFAULT]`
-    /// comment lines at the top, then the SQL.
+    /// Parses a `.sql` file: `-- name:`, `-- description:`, `-- param: NAME TYPE [= DEFAULT]`
+    /// and `-- chart: [bar|line] [x=COLUMN] [y=COLUMN,...]` comment lines, then the SQL.
     pub fn parse(text: &str, origin: &str, fallback_name: &str) -> Result<SavedQuery, QueryError> {
         let header_err = |message: String| QueryError::Header {
             file: origin.to_string(),
@@ -147,6 +157,7 @@ impl SavedQuery {
             description: String::new(),
             params: Vec::new(),
             sql: String::new(),
+            chart: ChartSpec::default(),
             origin: origin.to_string(),
         };
         for line in text.lines() {
@@ -158,6 +169,8 @@ impl SavedQuery {
                 q.name = v.trim().to_string();
             } else if let Some(v) = comment.strip_prefix("description:") {
                 q.description = v.trim().to_string();
+            } else if let Some(v) = comment.strip_prefix("chart:") {
+                q.chart = v.parse().map_err(header_err)?;
             } else if let Some(v) = comment.strip_prefix("param:") {
                 let (decl, default) = match v.split_once('=') {
                     Some((d, def)) => (d.trim(), Some(def.trim().to_string())),
@@ -240,6 +253,8 @@ pub struct PrintOptions {
     pub timing: bool,
     /// A file instead of standard output.
     pub output: Option<PathBuf>,
+    /// Chart columns and kind chosen by the user; a saved query's own spec fills the rest.
+    pub chart: ChartSpec,
 }
 
 impl Default for PrintOptions {
@@ -249,6 +264,7 @@ impl Default for PrintOptions {
             max_rows: TABLE_ROW_LIMIT,
             timing: false,
             output: None,
+            chart: ChartSpec::default(),
         }
     }
 }
@@ -263,10 +279,13 @@ pub struct Session {
 
 impl Session {
     /// Opens the lake (which must exist) and registers its tables.
-    pub fn open(lake_location: &str, queries_dir: Option<&Path>) -> Result<Session, QueryError> {
+    pub async fn open(
+        lake_location: &str,
+        queries_dir: Option<&Path>,
+    ) -> Result<Session, QueryError> {
         let lake = Lake::open(lake_location, false)?;
         let ctx = catalog::session();
-        catalog::register(&ctx, &lake)?;
+        catalog::register(&ctx, &lake).await?;
         Ok(Session {
             ctx,
             lake,
@@ -395,6 +414,24 @@ impl Session {
         sql: &str,
         params: &HashMap<String, ScalarValue>,
     ) -> Result<Written, QueryError> {
+        self.execute(sql, params, None).await
+    }
+
+    /// Runs a saved query with bound parameters; a chart takes its title and columns from it.
+    pub async fn run_saved(
+        &self,
+        q: &SavedQuery,
+        params: &HashMap<String, ScalarValue>,
+    ) -> Result<Written, QueryError> {
+        self.execute(&q.sql, params, Some(q)).await
+    }
+
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &HashMap<String, ScalarValue>,
+        saved: Option<&SavedQuery>,
+    ) -> Result<Written, QueryError> {
         let statements = DFParser::parse_sql(sql)?;
         let mut total = Written::default();
         for statement in statements {
@@ -410,7 +447,7 @@ impl Session {
                 ))?;
             }
             let stream = df.execute_stream().await?;
-            let written = self.print(stream).await?;
+            let written = self.print(stream, saved).await?;
             total.rows += written.rows;
             total.hidden += written.hidden;
             self.footer(written, started.elapsed())?;
@@ -421,8 +458,17 @@ impl Session {
     async fn print(
         &self,
         stream: datafusion::physical_plan::SendableRecordBatchStream,
+        saved: Option<&SavedQuery>,
     ) -> Result<Written, QueryError> {
         let format = self.print.format;
+        if format == Format::Chart {
+            let (title, spec) = match saved {
+                Some(q) => (q.name.as_str(), self.print.chart.or(&q.chart)),
+                None => ("costlake", self.print.chart.clone()),
+            };
+            let path = self.print.output.as_deref();
+            return Ok(output::write_chart(stream, title, &spec, path).await?);
+        }
         match &self.print.output {
             Some(path) if format == Format::Parquet => {
                 Ok(output::write_parquet(stream, path).await?)

@@ -16,6 +16,8 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
 use crate::output::Format;
+use crate::output::chart::ChartSpec;
+use crate::query::SavedQuery;
 use crate::query::{QueryError, Session};
 use crate::schema::Dataset;
 use crate::sync::thousands;
@@ -82,8 +84,12 @@ const COMMANDS: &[(&str, &str)] = &[
     ("\\queries", "list saved queries"),
     ("\\i FILE.sql", "run the statements in a file"),
     (
+        "\\chart [bar|line] [x=COL] [y=COL,...]",
+        "draw the last result as a chart (with \\o FILE.svg or .png, as an image)",
+    ),
+    (
         "\\format NAME",
-        "set the output format (table, csv, tsv, json, ndjson, markdown)",
+        "set the output format (table, csv, tsv, json, ndjson, markdown, chart)",
     ),
     (
         "\\o FILE",
@@ -214,6 +220,7 @@ pub enum Command {
     Run(String, Vec<(String, String)>),
     Queries,
     Include(PathBuf),
+    Chart(ChartSpec),
     Format(Format),
     Output(Option<PathBuf>),
     Timing,
@@ -245,6 +252,7 @@ impl FromStr for Command {
             }
             "\\queries" => Ok(Command::Queries),
             "\\i" => one("a file").map(|f| Command::Include(f.into())),
+            "\\chart" => rest.join(" ").parse().map(Command::Chart),
             "\\format" => one("a format name").and_then(|f| f.parse().map(Command::Format)),
             "\\o" => match rest.as_slice() {
                 [] => Ok(Command::Output(None)),
@@ -295,6 +303,7 @@ pub async fn run(mut session: Session) -> Result<(), QueryError> {
         session.lake.location()
     );
     let mut buffer = String::new();
+    let mut last: Option<Statement> = None;
     loop {
         let prompt = if buffer.is_empty() {
             PROMPT
@@ -323,11 +332,13 @@ pub async fn run(mut session: Session) -> Result<(), QueryError> {
                 if input.starts_with('\\') {
                     match input.parse::<Command>() {
                         Ok(Command::Quit) => break,
-                        Ok(cmd) => run_command(&mut session, cmd).await,
+                        Ok(cmd) => run_command(&mut session, cmd, &mut last).await,
                         Err(e) => eprintln!("{e}"),
                     }
                 } else {
-                    run_cancellable(&session, input, &HashMap::new()).await;
+                    let statement = Statement::sql(input.to_string());
+                    run_cancellable(&session, &statement).await;
+                    last = Some(statement);
                 }
             }
             Err(ReadlineError::Interrupted) => {
@@ -343,14 +354,33 @@ pub async fn run(mut session: Session) -> Result<(), QueryError> {
     Ok(())
 }
 
-/// Runs SQL; Ctrl-C cancels it and returns to the prompt. Errors are printed.
-async fn run_cancellable(
-    session: &Session,
-    sql: &str,
-    params: &HashMap<String, datafusion::common::ScalarValue>,
-) {
+/// What was last run, for `\\chart` to draw again.
+struct Statement {
+    sql: String,
+    params: HashMap<String, datafusion::common::ScalarValue>,
+    saved: Option<SavedQuery>,
+}
+
+impl Statement {
+    fn sql(sql: String) -> Statement {
+        Statement {
+            sql,
+            params: HashMap::new(),
+            saved: None,
+        }
+    }
+}
+
+/// Runs a statement; Ctrl-C cancels it and returns to the prompt. Errors are printed.
+async fn run_cancellable(session: &Session, statement: &Statement) {
+    let run = async {
+        match &statement.saved {
+            Some(q) => session.run_saved(q, &statement.params).await,
+            None => session.run(&statement.sql, &statement.params).await,
+        }
+    };
     tokio::select! {
-        result = session.run(sql, params) => {
+        result = run => {
             if let Err(e) = result {
                 eprintln!("Error: {e}");
             }
@@ -361,7 +391,7 @@ async fn run_cancellable(
     }
 }
 
-async fn run_command(session: &mut Session, cmd: Command) {
+async fn run_command(session: &mut Session, cmd: Command, last: &mut Option<Statement>) {
     match cmd {
         Command::ListTables => match tables_overview(session).await {
             Ok(text) => print!("{text}"),
@@ -377,7 +407,15 @@ async fn run_command(session: &mut Session, cmd: Command) {
                 Err(e) => return eprintln!("Error: {e}"),
             };
             match session.bind(&q, &given).await {
-                Ok(params) => run_cancellable(session, &q.sql, &params).await,
+                Ok(params) => {
+                    let statement = Statement {
+                        sql: q.sql.clone(),
+                        params,
+                        saved: Some(q),
+                    };
+                    run_cancellable(session, &statement).await;
+                    *last = Some(statement);
+                }
                 Err(e) => eprintln!("Error: {e}"),
             }
         }
@@ -393,9 +431,26 @@ async fn run_command(session: &mut Session, cmd: Command) {
             }
         }
         Command::Include(file) => match std::fs::read_to_string(&file) {
-            Ok(sql) => run_cancellable(session, &sql, &HashMap::new()).await,
+            Ok(sql) => {
+                let statement = Statement::sql(sql);
+                run_cancellable(session, &statement).await;
+                *last = Some(statement);
+            }
             Err(e) => eprintln!("Error: cannot read {}: {e}", file.display()),
         },
+        Command::Chart(spec) => {
+            let Some(statement) = last.as_ref() else {
+                return eprintln!("Error: nothing to chart yet: run a query first");
+            };
+            let chart = crate::query::PrintOptions {
+                format: Format::Chart,
+                chart: spec,
+                ..session.print.clone()
+            };
+            let saved = std::mem::replace(&mut session.print, chart);
+            run_cancellable(session, statement).await;
+            session.print = saved;
+        }
         Command::Format(Format::Parquet) => {
             eprintln!("Parquet needs a file: use `costlake sql --output x.parquet`")
         }

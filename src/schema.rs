@@ -2,6 +2,8 @@
 //! Arrow types and nullability. The emulator, the decoder, the lake, the catalog and the docs all
 //! read these tables; nothing else spells a column name.
 
+pub mod focus;
+
 use std::sync::{Arc, LazyLock};
 
 use arrow::datatypes::{DataType, Field as ArrowField, Fields, Schema, SchemaRef, TimeUnit};

@@ -4,5 +4,6 @@ mod common;
 mod emulator;
 mod query;
 mod readme;
+mod saved_queries;
 mod sync;
 mod verify;

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use crate::common::{file_totals, synced};
 
-fn costlake(args: &[&str], lake: &Path) -> Output {
+pub fn costlake(args: &[&str], lake: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_costlake"))
         .args(args)
         .arg("--lake")
@@ -25,7 +25,7 @@ fn costlake(args: &[&str], lake: &Path) -> Output {
         .expect("costlake runs")
 }
 
-fn stdout(out: &Output) -> String {
+pub fn stdout(out: &Output) -> String {
     assert!(
         out.status.success(),
         "exit {:?}: {}",
@@ -35,12 +35,12 @@ fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
-fn dec(text: &str) -> i128 {
+pub fn dec(text: &str) -> i128 {
     costlake::decimal::parse(text, 12, 38).unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
 /// RFC 4180 CSV, enough for the tests: quoted fields with commas, quotes and newlines.
-fn parse_csv(text: &str, sep: char) -> Vec<Vec<String>> {
+pub fn parse_csv(text: &str, sep: char) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();
@@ -408,6 +408,13 @@ async fn the_repl_completes_continues_survives_errors_and_cancels() {
         {"expect": "costlake> "},
         {"send": "\\run cost_by_department period=202401\r"},
         {"expect": "| Engineering"},
+        {"expect": "costlake> "},
+        {"send": "\\chart\r"},
+        {"expect": "Engineering"},
+        {"expect": "█"},
+        {"expect": "costlake> "},
+        {"send": "\\chart pie\r"},
+        {"expect": "'pie' is not part of a chart"},
         {"expect": "costlake> "},
         {"send": long},
         {"sleep": 1.5},

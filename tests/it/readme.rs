@@ -1,28 +1,38 @@
-//! README's column tables are generated from `schema`, never written by hand.
+//! README's column tables and FOCUS mapping are generated from `schema`, never written by hand.
 
-use costlake::schema::markdown_columns;
+use costlake::schema::{focus, markdown_columns};
 
-const START: &str = "<!-- columns:start -->\n";
-const END: &str = "<!-- columns:end -->";
-
-#[test]
-fn readme_columns_are_generated_from_the_schema() {
+/// Replaces the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` with `expected`
+/// when COSTLAKE_UPDATE_README is set, else fails on any difference.
+fn check_section(name: &str, expected: &str) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
     let readme = std::fs::read_to_string(path).unwrap();
+    let start_marker = format!("<!-- {name}:start -->\n");
     let start = readme
-        .find(START)
-        .expect("README has the columns:start marker")
-        + START.len();
-    let end = readme.find(END).expect("README has the columns:end marker");
-    let expected = markdown_columns();
-    if readme[start..end] != expected {
+        .find(&start_marker)
+        .unwrap_or_else(|| panic!("README has the {name}:start marker"))
+        + start_marker.len();
+    let end = readme
+        .find(&format!("<!-- {name}:end -->"))
+        .unwrap_or_else(|| panic!("README has the {name}:end marker"));
+    if readme[start..end] != *expected {
         if std::env::var_os("COSTLAKE_UPDATE_README").is_some() {
             let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
             std::fs::write(path, updated).unwrap();
             return;
         }
         panic!(
-            "README's column tables differ from src/schema.rs: run `COSTLAKE_UPDATE_README=1 cargo test readme` and commit README.md"
+            "README's {name} section differs from src/schema: run `COSTLAKE_UPDATE_README=1 cargo test readme` and commit README.md"
         );
     }
+}
+
+#[test]
+fn readme_columns_are_generated_from_the_schema() {
+    check_section("columns", &markdown_columns());
+}
+
+#[test]
+fn readme_focus_mapping_is_generated_from_the_schema() {
+    check_section("focus", &focus::markdown());
 }

@@ -1,0 +1,55 @@
+-- name: commitment_burndown
+-- description: The monetary commitment period by period (beginning balance, purchases, adjustments, utilized, overage), then a forecast that burns the recent monthly average until the balance runs out.
+-- param: trailing int = 3
+-- param: months int = 12
+-- chart: line x=billing_period y=ending_balance,utilized,service_overage
+WITH actual AS (
+    SELECT
+        billing_period,
+        beginning_balance,
+        new_purchases,
+        adjustments,
+        utilized,
+        service_overage,
+        charges_billed_separately,
+        ending_balance,
+        row_number() OVER (ORDER BY billing_period DESC) AS age
+    FROM balance_summary
+), burn AS (
+    -- What the commitment pays for each month: Azure usage other than charges billed separately,
+    -- averaged over the most recent `trailing` periods.
+    SELECT CAST(sum(utilized + service_overage) / count(*) AS DECIMAL(38, 12)) AS monthly
+    FROM actual
+    WHERE age <= CAST($trailing AS BIGINT)
+), latest AS (
+    SELECT billing_period, ending_balance,
+           CAST(substr(billing_period, 1, 4) AS BIGINT) * 12 + CAST(substr(billing_period, 5, 2) AS BIGINT) - 1 AS month_index
+    FROM actual
+    WHERE age = 1
+), ahead AS (
+    -- generate_series takes constants only: at most ten years ahead.
+    SELECT value AS k FROM generate_series(1, 120) WHERE value <= CAST($months AS BIGINT)
+), forecast AS (
+    SELECT
+        k,
+        (month_index + k) / 12 * 100 + (month_index + k) % 12 + 1 AS yyyymm,
+        greatest(ending_balance - (k - 1) * monthly, CAST(0 AS DECIMAL(38, 12))) AS beginning_balance,
+        monthly
+    FROM latest, burn, ahead
+)
+SELECT billing_period, 'actual' AS kind, beginning_balance, new_purchases, adjustments, utilized,
+       service_overage, charges_billed_separately, ending_balance
+FROM actual
+UNION ALL
+SELECT
+    CAST(yyyymm AS VARCHAR) AS billing_period,
+    'forecast' AS kind,
+    beginning_balance,
+    CAST(0 AS DECIMAL(38, 12)) AS new_purchases,
+    CAST(0 AS DECIMAL(38, 12)) AS adjustments,
+    least(monthly, beginning_balance) AS utilized,
+    monthly - least(monthly, beginning_balance) AS service_overage,
+    CAST(NULL AS DECIMAL(38, 12)) AS charges_billed_separately,
+    beginning_balance - least(monthly, beginning_balance) AS ending_balance
+FROM forecast
+ORDER BY billing_period;

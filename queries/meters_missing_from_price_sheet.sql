@@ -1,0 +1,22 @@
+-- name: meters_missing_from_price_sheet
+-- description: Meters billed in a period that the period's price sheet does not list (needs price sheets of API v2 or later, which carry meter ids).
+-- param: period period = latest
+WITH sheet AS (
+    SELECT DISTINCT meter_id
+    FROM price_sheet
+    WHERE billing_period = $period AND meter_id IS NOT NULL
+)
+SELECT
+    u.meter_id,
+    u.meter_category,
+    u.meter_name,
+    u.meter_region,
+    u.unit_of_measure,
+    count(*) AS usage_rows,
+    sum(u.consumed_quantity) AS consumed_quantity,
+    sum(u.cost) AS cost
+FROM usage_details u
+WHERE u.billing_period = $period
+  AND u.meter_id NOT IN (SELECT meter_id FROM sheet)
+GROUP BY u.meter_id, u.meter_category, u.meter_name, u.meter_region, u.unit_of_measure
+ORDER BY cost DESC, u.meter_id;

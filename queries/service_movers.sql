@@ -1,0 +1,41 @@
+-- name: service_movers
+-- description: Month-over-month cost change by service (meter category) against the period before, biggest movers first.
+-- param: period period = latest
+-- param: top int = 10
+-- chart: bar x=service y=previous_cost,cost
+WITH periods AS (
+    -- The period before $period, from the calendar (yyyyMM arithmetic), not from what was synced.
+    SELECT $period AS current_period,
+           to_char(to_date(concat($period, '01'), '%Y%m%d') - INTERVAL '1 month', '%Y%m') AS previous_period
+), current_cost AS (
+    SELECT meter_category AS service, sum(cost) AS cost
+    FROM usage_details, periods
+    WHERE billing_period = current_period
+    GROUP BY meter_category
+), previous_cost AS (
+    SELECT meter_category AS service, sum(cost) AS cost
+    FROM usage_details, periods
+    WHERE billing_period = previous_period
+    GROUP BY meter_category
+), changes AS (
+    SELECT
+        coalesce(c.service, p.service) AS service,
+        coalesce(p.cost, 0) AS previous_cost,
+        coalesce(c.cost, 0) AS cost,
+        coalesce(c.cost, 0) - coalesce(p.cost, 0) AS change
+    FROM current_cost c
+    FULL OUTER JOIN previous_cost p ON p.service = c.service
+), ranked AS (
+    SELECT *, row_number() OVER (ORDER BY abs(change) DESC, service) AS rank
+    FROM changes
+)
+SELECT
+    rank,
+    service,
+    previous_cost,
+    cost,
+    change,
+    round(100 * change / nullif(previous_cost, 0), 1) AS change_pct
+FROM ranked
+WHERE rank <= CAST($top AS BIGINT)
+ORDER BY rank;

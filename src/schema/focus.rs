@@ -1,0 +1,504 @@
+//! The `focus` view: usage details and marketplace charges in FinOps FOCUS 1.0 columns. Each
+//! column says how it is computed from either dataset and why; the view's SQL and README's
+//! mapping table are both generated from this one table.
+
+use crate::schema::{DECIMAL_PRECISION, DECIMAL_SCALE};
+
+/// The view's name.
+pub const FOCUS_VIEW: &str = "focus";
+
+/// One column of the view.
+pub struct FocusColumn {
+    pub name: &'static str,
+    /// SQL over usage details (`u`), the period's unambiguous sheet prices (`s`) and the
+    /// period's currency (`b`).
+    pub usage: &'static str,
+    /// SQL over marketplace charges (`m`) and the period's currency (`b`).
+    pub marketplace: &'static str,
+    pub why: &'static str,
+}
+
+const fn col(
+    name: &'static str,
+    usage: &'static str,
+    marketplace: &'static str,
+    why: &'static str,
+) -> FocusColumn {
+    FocusColumn {
+        name,
+        usage,
+        marketplace,
+        why,
+    }
+}
+
+// Placeholders expanded by `sql_of`: the lake's decimal and timestamp types, and the first
+// instant of the row's billing month.
+const DEC: &str = "{dec}";
+const TS: &str = "{ts}";
+
+pub static FOCUS_COLUMNS: &[FocusColumn] = &[
+    col(
+        "BilledCost",
+        "u.cost",
+        "m.extended_cost",
+        "What the invoice charges. The EA API reports actual cost: each row's `cost` (`extendedCost` in v1).",
+    ),
+    col(
+        "EffectiveCost",
+        "u.cost",
+        "m.extended_cost",
+        "Equal to BilledCost: the EA API has no amortized view and reservation purchases are not usage rows, so there is nothing to spread.",
+    ),
+    col(
+        "ListCost",
+        "CAST(NULL AS {dec})",
+        "CAST(NULL AS {dec})",
+        "Null: EA data carries only negotiated prices; the retail price (PayGPrice) comes with Cost Management exports.",
+    ),
+    col(
+        "ContractedCost",
+        "CAST(u.consumed_quantity * CAST(s.unit_price / unit_block_size(s.unit_of_measure) AS {dec}) AS {dec})",
+        "m.extended_cost",
+        "ConsumedQuantity × ContractedUnitPrice. Null where the period's price sheet lacks the meter or lists it at more than one price. It differs from BilledCost where a meter is billed below the sheet.",
+    ),
+    col(
+        "ContractedUnitPrice",
+        "CAST(s.unit_price / unit_block_size(s.unit_of_measure) AS {dec})",
+        "m.resource_rate",
+        "The price sheet's price per block divided by the block (`100 Hours` → per hour), so it multiplies ConsumedQuantity. Marketplace rates are the contract.",
+    ),
+    col(
+        "BillingAccountId",
+        "u.enrollment",
+        "m.enrollment",
+        "The enrollment number (the `enrollment` partition).",
+    ),
+    col(
+        "BillingCurrency",
+        "b.currency_code",
+        "b.currency_code",
+        "From the period's balance summary: usage rows carry no currency, and an enrollment bills in one.",
+    ),
+    col(
+        "BillingPeriodStart",
+        "{period_start}",
+        "{period_start}",
+        "First instant (UTC) of the billing month the row was synced under.",
+    ),
+    col(
+        "BillingPeriodEnd",
+        "arrow_cast({period_start} + INTERVAL '1 month', '{ts}')",
+        "arrow_cast({period_start} + INTERVAL '1 month', '{ts}')",
+        "First instant of the next month: FOCUS ends are exclusive.",
+    ),
+    col(
+        "ChargePeriodStart",
+        "arrow_cast(u.date, '{ts}')",
+        "arrow_cast(m.usage_start_date, '{ts}')",
+        "Usage rows are daily: the day at 00:00 UTC.",
+    ),
+    col(
+        "ChargePeriodEnd",
+        "arrow_cast(arrow_cast(u.date, '{ts}') + INTERVAL '1 day', '{ts}')",
+        "arrow_cast(coalesce(date_trunc('day', m.usage_end_date + INTERVAL '1 second'), m.usage_start_date + INTERVAL '1 day'), '{ts}')",
+        "Exclusive. Marketplace ends are inclusive (`23:59:59`), so one second is added and the day truncated.",
+    ),
+    col(
+        "ChargeCategory",
+        "'Usage'",
+        "CASE WHEN m.is_recurring_charge THEN 'Purchase' ELSE 'Usage' END",
+        "Usage details are usage. A recurring marketplace charge is a subscription fee, which FOCUS files as a purchase.",
+    ),
+    col(
+        "ChargeFrequency",
+        "'Usage-Based'",
+        "CASE WHEN m.is_recurring_charge THEN 'Recurring' ELSE 'Usage-Based' END",
+        "From `isRecurringCharge` (v3); null there means usage-based.",
+    ),
+    col(
+        "ChargeDescription",
+        "u.product",
+        "concat(m.offer_name, ' - ', m.plan_name)",
+        "The EA product text; offer and plan for marketplace.",
+    ),
+    col(
+        "ProviderName",
+        "'Microsoft'",
+        "'Microsoft'",
+        "Azure makes both available.",
+    ),
+    col(
+        "PublisherName",
+        "'Microsoft'",
+        "m.publisher_name",
+        "The marketplace publisher produces the offer.",
+    ),
+    col(
+        "InvoiceIssuerName",
+        "'Microsoft'",
+        "'Microsoft'",
+        "EA invoices come from Microsoft, marketplace included.",
+    ),
+    col(
+        "ServiceName",
+        "coalesce(u.service_name, u.meter_category)",
+        "m.offer_name",
+        "The meter category is the EA's service (v3's `serviceName` repeats it; earlier versions lack it). The offer is the marketplace's.",
+    ),
+    col(
+        "ServiceCategory",
+        "{service_category}",
+        "'Other'",
+        "FOCUS's fixed list, from the meter category; categories not listed and marketplace offers are `Other`.",
+    ),
+    col(
+        "ResourceId",
+        "u.instance_id",
+        "m.instance_id",
+        "The ARM resource id as sent (older rows may carry a bare name).",
+    ),
+    col(
+        "ResourceName",
+        "regexp_replace(u.instance_id, '^.*/', '')",
+        "regexp_replace(m.instance_id, '^.*/', '')",
+        "The last segment of the resource id.",
+    ),
+    col(
+        "RegionId",
+        "u.resource_location",
+        "CAST(NULL AS VARCHAR)",
+        "The resource's location as the API sends it (`eastus`); marketplace rows have none.",
+    ),
+    col(
+        "RegionName",
+        "coalesce(u.location, u.meter_region)",
+        "CAST(NULL AS VARCHAR)",
+        "The display region (`US East`): v3's `location`, else the meter's region.",
+    ),
+    col(
+        "SubAccountId",
+        "u.subscription_guid",
+        "m.subscription_guid",
+        "EA subscriptions are FOCUS sub-accounts; the GUID, not the legacy numeric id.",
+    ),
+    col(
+        "SubAccountName",
+        "u.subscription_name",
+        "m.subscription_name",
+        "",
+    ),
+    col(
+        "ConsumedQuantity",
+        "u.consumed_quantity",
+        "m.consumed_quantity",
+        "In the meter's base unit (hours for a `100 Hours` meter).",
+    ),
+    col(
+        "ConsumedUnit",
+        "{unit_name}",
+        "{unit_name}",
+        "The unit of measure without its block size: `100 Hours` → `Hours`, `10,000 s` → `s`, `1/Month` → `Month`.",
+    ),
+    col(
+        "PricingQuantity",
+        "u.consumed_quantity",
+        "m.consumed_quantity",
+        "Prices are stated per base unit here (see ContractedUnitPrice), so it equals ConsumedQuantity.",
+    ),
+    col(
+        "PricingUnit",
+        "{unit_name}",
+        "{unit_name}",
+        "As ConsumedUnit; the block is in x_PricingBlockSize.",
+    ),
+    col(
+        "SkuId",
+        "u.part_number",
+        "m.plan_name",
+        "The part number (v3) identifies what is sold; for marketplace, the plan.",
+    ),
+    col(
+        "SkuPriceId",
+        "u.meter_id",
+        "m.meter_id",
+        "The meter: what the price sheet prices.",
+    ),
+    col(
+        "Tags",
+        "CASE WHEN u.tags_map IS NULL THEN NULL ELSE u.tags END",
+        "CASE WHEN m.tags_map IS NULL THEN NULL ELSE m.tags END",
+        "The JSON object as sent; null when the API sent none, an empty string or something not an object.",
+    ),
+    col(
+        "x_AccountName",
+        "u.account_name",
+        "m.account_name",
+        "EA enrollment account: no FOCUS home (Microsoft's exports use the same name).",
+    ),
+    col(
+        "x_AccountOwnerId",
+        "u.account_owner_email",
+        "m.account_owner_id",
+        "",
+    ),
+    col(
+        "x_InvoiceSectionId",
+        "u.department_id",
+        "m.department_id",
+        "EA departments became invoice sections (Microsoft's migration mapping).",
+    ),
+    col(
+        "x_InvoiceSectionName",
+        "u.department_name",
+        "m.department_name",
+        "The department.",
+    ),
+    col(
+        "x_CostCenter",
+        "CAST(NULL AS VARCHAR)",
+        "m.cost_center",
+        "Only marketplace charges carry it in the EA API.",
+    ),
+    col(
+        "x_ResourceGroupName",
+        "u.resource_group",
+        "m.resource_group",
+        "",
+    ),
+    col(
+        "x_SkuMeterCategory",
+        "u.meter_category",
+        "CAST(NULL AS VARCHAR)",
+        "",
+    ),
+    col(
+        "x_SkuMeterSubcategory",
+        "u.meter_sub_category",
+        "CAST(NULL AS VARCHAR)",
+        "",
+    ),
+    col(
+        "x_SkuMeterName",
+        "u.meter_name",
+        "CAST(NULL AS VARCHAR)",
+        "",
+    ),
+    col(
+        "x_SkuOfferId",
+        "u.offer_id",
+        "CAST(NULL AS VARCHAR)",
+        "The Azure offer (`MS-AZR-0017P`, v3).",
+    ),
+    col(
+        "x_SkuIsCreditEligible",
+        "NOT u.charges_billed_separately",
+        "false",
+        "The inverse of `chargesBilledSeparately` (v3): whether the monetary commitment pays for it. Marketplace never draws on it.",
+    ),
+    col(
+        "x_EffectiveUnitPrice",
+        "u.resource_rate",
+        "m.resource_rate",
+        "The rate actually billed per base unit.",
+    ),
+    col(
+        "x_PricingBlockSize",
+        "unit_block_size(u.unit_of_measure)",
+        "unit_block_size(m.unit_of_measure)",
+        "The number the unit of measure starts with (`10,000 s` → 10000).",
+    ),
+    col(
+        "x_PricingUnitDescription",
+        "u.unit_of_measure",
+        "m.unit_of_measure",
+        "The unit of measure as sent.",
+    ),
+    col(
+        "x_ConsumedService",
+        "u.consumed_service",
+        "CAST(NULL AS VARCHAR)",
+        "The resource provider (`Microsoft.Compute`).",
+    ),
+    col(
+        "x_AdditionalInfo",
+        "u.additional_info",
+        "m.additional_info",
+        "Service-specific JSON as sent.",
+    ),
+    col(
+        "x_SourceDataset",
+        "'usage_details'",
+        "'marketplace_charges'",
+        "Which lake table the row comes from.",
+    ),
+    col(
+        "x_BillingPeriod",
+        "u.billing_period",
+        "m.billing_period",
+        "The `billing_period` partition (`yyyyMM`): filtering on it reads only that period's files.",
+    ),
+];
+
+/// FOCUS 1.0 service categories by EA meter category.
+const SERVICE_CATEGORIES: &[(&str, &[&str])] = &[
+    (
+        "Compute",
+        &[
+            "Virtual Machines",
+            "Azure Kubernetes Service",
+            "Container Instances",
+            "Functions",
+            "Batch",
+            "Cloud Services",
+            "Virtual Machines Licenses",
+        ],
+    ),
+    (
+        "Storage",
+        &["Storage", "Backup", "Azure NetApp Files", "Data Box"],
+    ),
+    (
+        "Databases",
+        &[
+            "SQL Database",
+            "Azure Cosmos DB",
+            "Azure Database for PostgreSQL",
+            "Azure Database for MySQL",
+            "Redis Cache",
+            "SQL Managed Instance",
+        ],
+    ),
+    (
+        "Networking",
+        &[
+            "Bandwidth",
+            "Virtual Network",
+            "Load Balancer",
+            "VPN Gateway",
+            "Application Gateway",
+            "Azure DNS",
+            "Azure Front Door Service",
+            "Content Delivery Network",
+            "ExpressRoute",
+            "Network Watcher",
+            "Azure Firewall",
+        ],
+    ),
+    ("Web", &["Azure App Service", "API Management"]),
+    (
+        "Management and Governance",
+        &[
+            "Log Analytics",
+            "Azure Monitor",
+            "Automation",
+            "Azure Support",
+            "Insight and Analytics",
+        ],
+    ),
+    ("Developer Tools", &["Azure DevOps", "Visual Studio"]),
+    (
+        "Analytics",
+        &[
+            "Azure Synapse Analytics",
+            "Azure Data Factory v2",
+            "Azure Databricks",
+            "HDInsight",
+            "Event Hubs",
+        ],
+    ),
+    ("Security", &["Key Vault", "Microsoft Defender for Cloud"]),
+    (
+        "AI and Machine Learning",
+        &[
+            "Cognitive Services",
+            "Azure Machine Learning",
+            "Azure OpenAI",
+        ],
+    ),
+    ("Integration", &["Service Bus", "Logic Apps", "Event Grid"]),
+    (
+        "Identity",
+        &["Azure Active Directory", "Microsoft Entra ID"],
+    ),
+];
+
+fn expand(template: &str, alias: &str) -> String {
+    let dec = format!("DECIMAL({DECIMAL_PRECISION}, {DECIMAL_SCALE})");
+    let ts = "Timestamp(Microsecond, Some(\"UTC\"))";
+    let period_start =
+        format!("arrow_cast(to_date(concat({alias}.billing_period, '01'), '%Y%m%d'), '{ts}')");
+    let unit_name =
+        format!("regexp_replace({alias}.unit_of_measure, '^[0-9][0-9,.]*\\s*/?\\s*', '')");
+    let mut category = String::from("CASE");
+    for (name, meters) in SERVICE_CATEGORIES {
+        let list: Vec<String> = meters.iter().map(|m| format!("'{m}'")).collect();
+        category.push_str(&format!(
+            " WHEN {alias}.meter_category IN ({}) THEN '{name}'",
+            list.join(", ")
+        ));
+    }
+    category.push_str(" ELSE 'Other' END");
+    template
+        .replace("{period_start}", &period_start)
+        .replace("{unit_name}", &unit_name)
+        .replace("{service_category}", &category)
+        .replace(DEC, &dec)
+        .replace(TS, ts)
+}
+
+/// `CREATE VIEW focus AS …`: usage details (with the period's unambiguous price-sheet prices
+/// and currency) and marketplace charges (with the currency), one FOCUS row each.
+pub fn view_sql() -> String {
+    let select = |side: fn(&FocusColumn) -> &'static str, alias: &str| -> String {
+        FOCUS_COLUMNS
+            .iter()
+            .map(|c| format!("    {} AS \"{}\"", expand(side(c), alias), c.name))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    };
+    // A meter the sheet lists at two prices (say, two offers) gets none: a join that matched
+    // both would count its usage twice.
+    let sheet = "SELECT enrollment, billing_period, meter_id, max(unit_price) AS unit_price, max(unit_of_measure) AS unit_of_measure \
+                 FROM price_sheet WHERE meter_id IS NOT NULL \
+                 GROUP BY enrollment, billing_period, meter_id \
+                 HAVING count(DISTINCT unit_price) = 1 AND count(DISTINCT unit_of_measure) = 1";
+    let currency = "SELECT enrollment, billing_period, max(currency_code) AS currency_code \
+                    FROM balance_summary GROUP BY enrollment, billing_period";
+    format!(
+        "CREATE VIEW {FOCUS_VIEW} AS\nSELECT\n{}\nFROM usage_details u\n\
+         LEFT JOIN ({sheet}) s ON s.enrollment = u.enrollment AND s.billing_period = u.billing_period AND s.meter_id = u.meter_id\n\
+         LEFT JOIN ({currency}) b ON b.enrollment = u.enrollment AND b.billing_period = u.billing_period\n\
+         UNION ALL\nSELECT\n{}\nFROM marketplace_charges m\n\
+         LEFT JOIN ({currency}) b ON b.enrollment = m.enrollment AND b.billing_period = m.billing_period",
+        select(|c| c.usage, "u"),
+        select(|c| c.marketplace, "m"),
+    )
+}
+
+/// README's mapping table.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "| FOCUS column | from `usage_details` | from `marketplace_charges` | why |\n|---|---|---|---|\n",
+    );
+    let shown = |sql: &str| -> String {
+        let text = sql
+            .replace("{dec}", "decimal")
+            .replace("arrow_cast(", "(")
+            .replace(", '{ts}')", ")")
+            .replace("{period_start}", "start of billing_period")
+            .replace("{unit_name}", "unit name of unit_of_measure")
+            .replace("{service_category}", "category of meter_category");
+        format!("`{}`", text.replace('|', "\\|"))
+    };
+    for c in FOCUS_COLUMNS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            c.name,
+            shown(c.usage),
+            shown(c.marketplace),
+            c.why
+        ));
+    }
+    out
+}
