@@ -1,9 +1,10 @@
 //! `costlake demo`: the main job on the embedded default, for someone with no Azure account:
-//! the emulator on a loopback port, six periods synced into a local lake, three saved queries,
-//! and how to go on from there. A second run reuses the lake.
+//! the emulator on a loopback port, six periods synced into a local lake, three saved queries
+//! (one drawn as a chart), and how to go on from there. A second run reuses the lake.
 
 use crate::api::{ApiKey, RetryConfig};
 use crate::emulator::{DEMO_KEY, Emulator, EmulatorConfig};
+use crate::output::Format;
 use crate::query::{QueryError, Session};
 use crate::repl::tables_overview;
 use crate::schema::Dataset;
@@ -12,11 +13,23 @@ use crate::sync::{self, PeriodSelection, Progress, SyncError, SyncOptions, thous
 /// Where the demo puts its lake: the working directory.
 pub const DEMO_LAKE: &str = "./costlake-demo";
 
-/// The saved queries the demo shows, with their parameters.
-const SHOWN: &[(&str, &[(&str, &str)])] = &[
-    ("monthly_summary", &[]),
-    ("cost_by_department", &[]),
-    ("top_resources", &[("top", "10")]),
+/// A saved query's name, its parameters, and the format it is shown in.
+type Shown = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Format,
+);
+
+/// The saved queries the demo shows, with their parameters and how: the reconciliation, last
+/// month's movers, and last month's daily trend as a chart (the current month is still open).
+const SHOWN: &[Shown] = &[
+    ("monthly_summary", &[], Format::Table),
+    (
+        "service_movers",
+        &[("period", "previous"), ("top", "5")],
+        Format::Table,
+    ),
+    ("daily_trend", &[("period", "previous")], Format::Chart),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +43,12 @@ pub enum DemoError {
 }
 
 /// Runs the demo into `lake`; returns whether every sync unit succeeded.
-pub async fn run(lake: &str, progress: Progress) -> Result<bool, DemoError> {
-    let emu = Emulator::start(EmulatorConfig::default()).await?;
+pub async fn run(lake: &str, rows_per_period: u64, progress: Progress) -> Result<bool, DemoError> {
+    let emu = Emulator::start(EmulatorConfig {
+        rows_per_period,
+        ..EmulatorConfig::default()
+    })
+    .await?;
     let e = emu.enrollment();
     println!(
         "Emulated EA enrollment {} on {} ({} billing periods, {} usage rows each; no Azure account involved)",
@@ -57,12 +74,12 @@ pub async fn run(lake: &str, progress: Progress) -> Result<bool, DemoError> {
     println!("{}", report.summary());
     emu.stop().await;
 
-    let session = Session::open(lake, None).await?;
+    let mut session = Session::open(lake, None).await?;
     println!(
         "\nThe lake at {lake}:\n{}",
         tables_overview(&session).await?
     );
-    for (name, given) in SHOWN {
+    for (name, given, format) in SHOWN {
         let q = session.saved(name)?;
         let given: Vec<(String, String)> = given
             .iter()
@@ -70,7 +87,8 @@ pub async fn run(lake: &str, progress: Progress) -> Result<bool, DemoError> {
             .collect();
         let params = session.bind(&q, &given).await?;
         println!("== {}: {}", q.name, q.description);
-        session.run(&q.sql, &params).await?;
+        session.print.format = *format;
+        session.run_saved(&q, &params).await?;
         println!();
     }
     println!(
@@ -78,6 +96,9 @@ pub async fn run(lake: &str, progress: Progress) -> Result<bool, DemoError> {
     );
     println!(
         "          or:  costlake sql --lake {lake} \"SELECT meter_category, sum(cost) FROM usage_details GROUP BY 1 ORDER BY 2 DESC\""
+    );
+    println!(
+        "          or:  costlake query --lake {lake} commitment_burndown --output burndown.png   (a chart for the month-end email)"
     );
     Ok(report.ok())
 }

@@ -38,7 +38,7 @@ enum Command {
     /// Serve a local emulator of the EA Reporting API with a synthetic enrollment.
     Emulate(EmulateArgs),
     /// The whole loop with no Azure account: emulator, sync into ./costlake-demo, saved queries.
-    Demo,
+    Demo(DemoArgs),
     /// Run SQL against the lake and print the result.
     Sql(SqlArgs),
     /// Run a saved query by name (or a .sql file) with parameters.
@@ -87,6 +87,13 @@ struct PrintArgs {
     /// Print how long the statement took.
     #[arg(long)]
     timing: bool,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Usage rows in each of the six billing periods.
+    #[arg(long, default_value_t = 20_000)]
+    rows_per_period: u64,
 }
 
 #[derive(Args)]
@@ -453,7 +460,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo => run_demo().await,
+        Command::Demo(args) => run_demo(args.rows_per_period).await,
     }
 }
 
@@ -479,8 +486,13 @@ async fn open_session(lake: &LakeArgs, print: &PrintArgs) -> anyhow::Result<Sess
     Ok(session)
 }
 
-async fn run_demo() -> anyhow::Result<ExitCode> {
-    let ok = costlake::demo::run(costlake::demo::DEMO_LAKE, progress_mode(false)).await?;
+async fn run_demo(rows_per_period: u64) -> anyhow::Result<ExitCode> {
+    let ok = costlake::demo::run(
+        costlake::demo::DEMO_LAKE,
+        rows_per_period,
+        progress_mode(false),
+    )
+    .await?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

@@ -131,6 +131,16 @@ pub struct Param {
     pub default: Option<String>,
 }
 
+impl Param {
+    /// `top int = 20`, as the header declares it.
+    pub fn declaration(&self) -> String {
+        match &self.default {
+            Some(d) => format!("{} {} = {d}", self.name, self.ty.name()),
+            None => format!("{} {}", self.name, self.ty.name()),
+        }
+    }
+}
+
 /// A saved query.
 #[derive(Debug, Clone)]
 pub struct SavedQuery {
@@ -202,8 +212,8 @@ impl SavedQuery {
             .params
             .iter()
             .map(|p| match &p.default {
-                Some(d) => format!("{} {} = {d}", p.name, p.ty.name()),
-                None => format!("{} {} (required)", p.name, p.ty.name()),
+                Some(_) => p.declaration(),
+                None => format!("{} (required)", p.declaration()),
             })
             .collect();
         format!("{}({})", self.name, params.join(", "))
@@ -236,6 +246,25 @@ pub fn library(dir: Option<&Path>) -> Result<BTreeMap<String, SavedQuery>, Query
             let q = SavedQuery::parse(&text, &path.display().to_string(), &stem)?;
             out.insert(q.name.clone(), q);
         }
+    }
+    Ok(out)
+}
+
+/// README's table of the shipped library: name, what it answers, parameters.
+pub fn markdown_library() -> Result<String, QueryError> {
+    let mut out = String::from("| query | what it answers | parameters |\n|---|---|---|\n");
+    for q in library(None)?.values() {
+        let params: Vec<String> = q
+            .params
+            .iter()
+            .map(|p| format!("`{}`", p.declaration()))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            q.name,
+            q.description.replace('|', "\\|"),
+            params.join(", ")
+        ));
     }
     Ok(out)
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, one module per capability.
 
 mod common;
+mod demo;
 mod emulator;
 mod query;
 mod readme;

@@ -1,4 +1,5 @@
-//! README's column tables and FOCUS mapping are generated from `schema`, never written by hand.
+//! README's column tables, FOCUS mapping and saved-query list are generated from the code,
+//! never written by hand.
 
 use costlake::schema::{focus, markdown_columns};
 
@@ -35,4 +36,9 @@ fn readme_columns_are_generated_from_the_schema() {
 #[test]
 fn readme_focus_mapping_is_generated_from_the_schema() {
     check_section("focus", &focus::markdown());
+}
+
+#[test]
+fn readme_lists_the_shipped_saved_queries() {
+    check_section("queries", &costlake::query::markdown_library().unwrap());
 }
