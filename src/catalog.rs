@@ -56,6 +56,9 @@ fn block_size_udf() -> ScalarUDF {
 
 /// Registers every dataset of the lake as a table named after it, and the `focus` view.
 pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
+    if let Some((url, store)) = lake.bucket() {
+        ctx.register_object_store(url, store);
+    }
     for dataset in Dataset::ALL {
         let url = ListingTableUrl::parse(format!("{}{}/", lake.url(), dataset.name()))?;
         let partition_cols = dataset

@@ -11,10 +11,14 @@ use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
 use object_store::buffered::BufWriter;
+use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutPayload};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::async_writer::AsyncFileWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -42,11 +46,9 @@ pub enum LakeError {
     Location { location: String, message: String },
     #[error("no lake at {0}: create one with `costlake sync` (or try `costlake demo`)")]
     Missing(String),
-    #[error("storage error in the lake at {location}: {source}")]
-    Store {
-        location: String,
-        source: object_store::Error,
-    },
+    /// The store's message, with any URL query (a SAS token) cut out.
+    #[error("storage error in the lake at {location}: {message}")]
+    Store { location: String, message: String },
     #[error("cannot write Parquet to {path}: {source}")]
     Parquet {
         path: String,
@@ -140,10 +142,14 @@ impl Manifest {
 /// A lake: a root in an object store (a local folder is one too).
 #[derive(Clone)]
 pub struct Lake {
+    /// The store rooted at the lake: paths are relative to the lake's root.
     store: Arc<dyn ObjectStore>,
+    /// The bucket or container the lake is in, and its URL (`az://container`), for DataFusion.
+    bucket_store: Arc<dyn ObjectStore>,
+    bucket_url: Option<url::Url>,
     /// For messages: what the user wrote.
     location: String,
-    /// The root as a URL DataFusion can list (`file:///abs/path/`).
+    /// The root as a URL DataFusion can list (`file:///abs/path/`, `az://container/prefix/`).
     url: String,
     /// The folder on disk, for local lakes.
     local_root: Option<PathBuf>,
@@ -159,22 +165,26 @@ impl std::fmt::Debug for Lake {
 }
 
 impl Lake {
-    /// Opens the lake at `location` (a path or `file://` URL). With `create`, a missing local
-    /// folder is made; without, it is an error that says how to make one.
-    pub fn open(location: &str, create: bool) -> Result<Lake, LakeError> {
+    /// Opens the lake at `location`: a folder or `file://` URL, or an object-store URL
+    /// (`az://container/prefix`, `abfss://fs@account.dfs.core.windows.net/prefix`,
+    /// `s3://bucket/prefix`, `gs://bucket/prefix`) with credentials from that cloud's usual
+    /// environment variables. With `create`, a missing lake is started; without, it is an error
+    /// that says how to make one.
+    pub async fn open(location: &str, create: bool) -> Result<Lake, LakeError> {
         let loc_err = |message: String| LakeError::Location {
             location: location.to_string(),
             message,
         };
-        let path = match location.strip_prefix("file://") {
-            Some(rest) => PathBuf::from(rest),
-            None if location.contains("://") => {
-                return Err(loc_err(
-                    "only local folders and file:// URLs are supported in this version".into(),
-                ));
+        let is_url = location.contains("://");
+        if is_url && !location.starts_with("file://") {
+            let url = url::Url::parse(location).map_err(|e| loc_err(e.to_string()))?;
+            let lake = Self::open_object_store(location, &url)?;
+            if !create && !lake.exists().await? {
+                return Err(LakeError::Missing(location.to_string()));
             }
-            None => PathBuf::from(location),
-        };
+            return Ok(lake);
+        }
+        let path = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
         if !path.exists() {
             if !create {
                 return Err(LakeError::Missing(location.to_string()));
@@ -185,18 +195,116 @@ impl Lake {
         if !root.is_dir() {
             return Err(loc_err("it is not a folder".into()));
         }
-        let store = LocalFileSystem::new_with_prefix(&root).map_err(|e| loc_err(e.to_string()))?;
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(LocalFileSystem::new_with_prefix(&root).map_err(|e| loc_err(e.to_string()))?);
         let url = format!(
             "file://{}/",
             root.display().to_string().trim_end_matches('/')
         );
         Ok(Lake {
-            store: Arc::new(store),
+            bucket_store: store.clone(),
+            store,
+            bucket_url: None,
             location: location.to_string(),
             url,
             local_root: Some(root),
             manifest_lock: Arc::default(),
         })
+    }
+
+    fn open_object_store(location: &str, url: &url::Url) -> Result<Lake, LakeError> {
+        let loc_err = |message: String| LakeError::Location {
+            location: location.to_string(),
+            message,
+        };
+        let (scheme, prefix) =
+            ObjectStoreScheme::parse(url).map_err(|e| loc_err(redact(&e.to_string())))?;
+        let bucket_store: Arc<dyn ObjectStore> = match scheme {
+            ObjectStoreScheme::MicrosoftAzure => {
+                let builder = MicrosoftAzureBuilder::from_env().with_url(location);
+                // Azurite (AZURE_STORAGE_USE_EMULATOR) speaks plain HTTP: only on loopback.
+                if env_flag("AZURE_STORAGE_USE_EMULATOR") {
+                    let endpoint = std::env::var("AZURITE_BLOB_STORAGE_URL")
+                        .unwrap_or_else(|_| "http://127.0.0.1:10000".into());
+                    refuse_remote_http(&endpoint).map_err(loc_err)?;
+                }
+                Arc::new(
+                    builder
+                        .build()
+                        .map_err(|e| loc_err(redact(&e.to_string())))?,
+                )
+            }
+            ObjectStoreScheme::AmazonS3 => {
+                // An S3-compatible server may be plain HTTP, but only on loopback.
+                let endpoint = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
+                    .iter()
+                    .find_map(|k| std::env::var(k).ok());
+                let http = match &endpoint {
+                    Some(e) => refuse_remote_http(e).map_err(loc_err)?,
+                    None => false,
+                };
+                let builder = AmazonS3Builder::from_env()
+                    .with_url(location)
+                    .with_allow_http(http);
+                Arc::new(
+                    builder
+                        .build()
+                        .map_err(|e| loc_err(redact(&e.to_string())))?,
+                )
+            }
+            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
+                GoogleCloudStorageBuilder::from_env()
+                    .with_url(location)
+                    .build()
+                    .map_err(|e| loc_err(redact(&e.to_string())))?,
+            ),
+            _ => {
+                return Err(loc_err(
+                    "use a folder, file://, az:// (or abfss://), s3:// or gs://".into(),
+                ));
+            }
+        };
+        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            bucket_store.clone()
+        } else {
+            Arc::new(PrefixStore::new(bucket_store.clone(), prefix.clone()))
+        };
+        let mut bucket_url = url.clone();
+        bucket_url.set_path("/");
+        bucket_url.set_query(None);
+        bucket_url.set_fragment(None);
+        let root = bucket_url.as_str().trim_end_matches('/').to_string();
+        let url = if prefix.as_ref().is_empty() {
+            format!("{root}/")
+        } else {
+            format!("{root}/{prefix}/")
+        };
+        Ok(Lake {
+            store,
+            bucket_store,
+            bucket_url: Some(bucket_url),
+            location: location.to_string(),
+            url,
+            local_root: None,
+            manifest_lock: Arc::default(),
+        })
+    }
+
+    /// Whether anything is at the lake's root (an object store has no folders to check).
+    async fn exists(&self) -> Result<bool, LakeError> {
+        match self.store.list_with_delimiter(None).await {
+            Ok(listing) => Ok(!listing.objects.is_empty() || !listing.common_prefixes.is_empty()),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.store_err(e)),
+        }
+    }
+
+    /// The bucket or container's URL and store, for a DataFusion session to read the lake
+    /// through; `None` for local lakes, which DataFusion reads natively.
+    pub fn bucket(&self) -> Option<(&url::Url, Arc<dyn ObjectStore>)> {
+        self.bucket_url
+            .as_ref()
+            .map(|u| (u, self.bucket_store.clone()))
     }
 
     pub fn location(&self) -> &str {
@@ -219,7 +327,7 @@ impl Lake {
     fn store_err(&self, source: object_store::Error) -> LakeError {
         LakeError::Store {
             location: self.location.clone(),
-            source,
+            message: redact(&source.to_string()),
         }
     }
 
@@ -315,6 +423,58 @@ impl Lake {
         }
         Ok(removed)
     }
+}
+
+/// Whether an environment flag is set to true (`1`, `true`, `yes`).
+fn env_flag(name: &str) -> bool {
+    std::env::var(name)
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
+/// `Ok(true)` for a plain-HTTP endpoint on a loopback address (a local emulator), `Ok(false)`
+/// for HTTPS, and an error for plain HTTP to anywhere else: credentials never cross a network
+/// in the clear.
+fn refuse_remote_http(endpoint: &str) -> Result<bool, String> {
+    let url = url::Url::parse(endpoint).map_err(|e| format!("endpoint {endpoint}: {e}"))?;
+    if url.scheme() != "http" {
+        return Ok(false);
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if loopback {
+        Ok(true)
+    } else {
+        Err(format!(
+            "refusing plain http:// to {endpoint}: credentials would travel unencrypted; use https:// (http is allowed only to a loopback emulator)"
+        ))
+    }
+}
+
+/// A store message without URL queries: SAS tokens and signatures travel in them.
+pub fn redact(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(q) = rest.find('?') {
+        // Only a `?` inside a URL starts a query.
+        let word_start = rest[..q].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let in_url = rest[word_start..q].contains("://");
+        out.push_str(&rest[..q]);
+        let end = rest[q..]
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ')')
+            .map_or(rest.len(), |i| q + i);
+        if in_url {
+            out.push_str("?…");
+        } else {
+            out.push_str(&rest[q..end]);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// object_store's local staging files are named `<file>#<digits>`.
@@ -438,6 +598,18 @@ impl PartitionWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_messages_lose_their_url_queries() {
+        assert_eq!(
+            redact("GET https://a.blob.core.windows.net/c/x?sv=1&sig=SECRET failed: 403"),
+            "GET https://a.blob.core.windows.net/c/x?… failed: 403"
+        );
+        assert_eq!(redact("is this a question? yes"), "is this a question? yes");
+        assert!(refuse_remote_http("http://127.0.0.1:10000").unwrap());
+        assert!(!refuse_remote_http("https://s3.example.com").unwrap());
+        assert!(refuse_remote_http("http://minio.internal:9000").is_err());
+    }
 
     #[test]
     fn staged_files_are_recognised() {

@@ -312,7 +312,7 @@ impl Session {
         lake_location: &str,
         queries_dir: Option<&Path>,
     ) -> Result<Session, QueryError> {
-        let lake = Lake::open(lake_location, false)?;
+        let lake = Lake::open(lake_location, false).await?;
         let ctx = catalog::session();
         catalog::register(&ctx, &lake).await?;
         Ok(Session {

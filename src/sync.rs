@@ -266,7 +266,7 @@ struct Run {
 pub async fn run(opts: SyncOptions) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let client = Client::new(&opts.api_base, opts.key.clone(), opts.retry.clone())?;
-    let lake = Lake::open(&opts.lake, true)?;
+    let lake = Lake::open(&opts.lake, true).await?;
     lake.remove_stale_files()
         .map_err(|e| SyncError::Other(format!("cannot tidy the lake at {}: {e}", opts.lake)))?;
     let manifest = lake.manifest().await?;

@@ -110,3 +110,30 @@ pub fn file_totals(file: &Path, sum_cols: &[&str]) -> (u64, Vec<i128>) {
     }
     (rows, sums)
 }
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Usage rows and exact cost per period, from the generator.
+pub fn usage_by_period(
+    e: &costlake::emulator::generator::Enrollment,
+) -> std::collections::BTreeMap<String, (u64, i128)> {
+    e.periods
+        .iter()
+        .map(|p| {
+            let t = e.totals(p);
+            (p.id.to_string(), (t.rows, t.cost))
+        })
+        .collect()
+}

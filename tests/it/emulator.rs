@@ -618,15 +618,15 @@ async fn swagger_covers_every_route_and_served_field_and_validates() {
         }
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), serde_json::to_vec(&doc).unwrap()).unwrap();
-        let out = std::process::Command::new("python3")
-            .args(["-c", "import sys, json; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')"])
-            .arg(file.path())
-            .output()
-            .expect("python3 runs");
-        assert!(
-            out.status.success(),
-            "the swagger document must pass openapi-spec-validator (installed by .ci/run): {}",
-            String::from_utf8_lossy(&out.stderr)
+        let path = file.path().display().to_string();
+        let valid = crate::tools::run_python(
+            "import sys, json; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')",
+            &[&path],
+        );
+        assert_eq!(
+            valid.trim(),
+            "valid",
+            "the swagger passes openapi-spec-validator"
         );
     }
 }

@@ -3,8 +3,11 @@
 mod common;
 mod demo;
 mod emulator;
+mod interop;
+mod object_store;
 mod query;
 mod readme;
 mod saved_queries;
 mod sync;
+mod tools;
 mod verify;

@@ -84,6 +84,7 @@ async fn sync_fills_every_table_with_exact_totals() {
     assert_lake_matches(dir.path(), &emu);
     // The manifest records every partition with its rows, checksum and state.
     let manifest = Lake::open(&dir.path().display().to_string(), false)
+        .await
         .unwrap()
         .manifest()
         .await
@@ -408,22 +409,9 @@ async fn a_killed_sync_leaves_whole_partitions_and_the_next_run_completes() {
     let report = sync::run(sync_options(&emu, dir.path())).await.unwrap();
     assert!(report.ok(), "{}", report.summary());
     assert_lake_matches(dir.path(), &emu);
-    let staged = walk(dir.path())
+    let staged = crate::common::files_under(dir.path())
         .into_iter()
         .filter(|p| p.to_string_lossy().contains('#'))
         .count();
     assert_eq!(staged, 0, "staged leftovers are cleaned up");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
