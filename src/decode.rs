@@ -139,6 +139,9 @@ pub struct RowDecoder {
     builders: Vec<Builder>,
     /// API name (every version's spelling and alias) → field index.
     by_name: HashMap<&'static str, usize>,
+    /// The key and field index at each position of the previous row: rows repeat their key
+    /// order, so most keys are found by one comparison instead of a hash.
+    last_keys: Vec<(Box<str>, usize)>,
     /// Field index of the column each derived column reads, per derived column.
     derived: Vec<(usize, usize)>,
     /// Scratch: which fields the current row set.
@@ -174,6 +177,7 @@ impl RowDecoder {
             fields,
             builders: fields.iter().map(|f| Builder::new(f.kind)).collect(),
             by_name,
+            last_keys: Vec::new(),
             derived,
             seen: vec![false; fields.len()],
             pending_tags: vec![None; fields.len()],
@@ -201,19 +205,33 @@ impl RowDecoder {
         let row = self.row_number;
         let pairs = parse_object(json).map_err(|reason| DecodeError::Row { row, reason })?;
         self.seen.iter_mut().for_each(|s| *s = false);
-        for (name, raw) in pairs {
-            let index = match self.by_name.get(name) {
-                Some(&i) => i,
-                // Unknown fields are ignored: the service added fields over the years.
-                None => match self
-                    .by_name
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                {
-                    Some((_, &i)) => i,
-                    None => continue,
-                },
+        for (position, (name, raw)) in pairs.into_iter().enumerate() {
+            let index = match self.last_keys.get(position) {
+                Some((key, i)) if **key == *name => *i,
+                _ => {
+                    let found = match self.by_name.get(name) {
+                        Some(&i) => i,
+                        // Unknown fields are ignored: the service added fields over the years.
+                        None => match self
+                            .by_name
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        {
+                            Some((_, &i)) => i,
+                            None => usize::MAX,
+                        },
+                    };
+                    let entry = (Box::from(name), found);
+                    match self.last_keys.get_mut(position) {
+                        Some(slot) => *slot = entry,
+                        None => self.last_keys.push(entry),
+                    }
+                    found
+                }
             };
+            if index == usize::MAX {
+                continue;
+            }
             if self.seen[index] {
                 continue; // the first spelling wins when a row carries two
             }
@@ -357,6 +375,9 @@ fn append_tags(map: &mut MapBuilder<StringBuilder, StringBuilder>, text: Option<
 /// offset (taken as UTC), with or without fractions; a bare date is midnight UTC.
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     let t = text.trim();
+    if let Some(micros) = fast_timestamp(t.as_bytes()) {
+        return Ok(micros);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_micros());
     }
@@ -400,7 +421,50 @@ pub fn days_since_epoch(d: NaiveDate) -> i32 {
     d.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
 }
 
+/// `yyyy-MM-dd`, without chrono's format machinery (the common case, and a hot one).
+fn fast_date(b: &[u8]) -> Option<NaiveDate> {
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?)
+}
+
+/// `yyyy-MM-ddTHH:mm:ss` with an optional `Z` (the API's usual forms), as microseconds since
+/// the epoch; anything else goes the general way.
+fn fast_timestamp(b: &[u8]) -> Option<i64> {
+    let date = fast_date(b)?;
+    let rest = &b[10..];
+    let time = match rest {
+        [] => (0, 0, 0),
+        [b'T' | b' ', h1, h2, b':', m1, m2, b':', s1, s2, tail @ ..]
+            if tail.is_empty() || tail == b"Z" =>
+        {
+            let two = |a: u8, b: u8| -> Option<u32> {
+                (a.is_ascii_digit() && b.is_ascii_digit())
+                    .then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+            };
+            (two(*h1, *h2)?, two(*m1, *m2)?, two(*s1, *s2)?)
+        }
+        _ => return None,
+    };
+    Some(
+        date.and_hms_opt(time.0, time.1, time.2)?
+            .and_utc()
+            .timestamp_micros(),
+    )
+}
+
 fn parse_naive_date(t: &str) -> Option<NaiveDate> {
+    if t.len() == 10
+        && let Some(d) = fast_date(t.as_bytes())
+    {
+        return Some(d);
+    }
     NaiveDate::parse_from_str(t, "%Y-%m-%d")
         .ok()
         .or_else(|| NaiveDate::parse_from_str(t, "%m/%d/%Y").ok())
@@ -496,13 +560,76 @@ impl RowScanner {
         if self.root == Root::Array { 1 } else { 2 }
     }
 
-    /// Feeds bytes; calls `on_row` with each complete row's JSON text.
+    /// Scans a row's bytes from `from`: the index just past the row's closing brace, or
+    /// `None` when the chunk ends inside the row. Strings are skipped with `memchr`, which is
+    /// what makes this fast: nearly all of a row is string bytes.
+    fn row_end(&mut self, bytes: &[u8], from: usize) -> Option<usize> {
+        let row_depth = self.row_depth();
+        let mut i = from;
+        while i < bytes.len() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                let k = memchr::memchr2(b'"', b'\\', &bytes[i..])?;
+                if bytes[i + k] == b'\\' {
+                    self.escaped = true;
+                } else {
+                    self.in_string = false;
+                }
+                i += k + 1;
+                continue;
+            }
+            match bytes[i] {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    if self.depth == row_depth {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Feeds bytes; calls `on_row` with each complete row's JSON text (straight from `bytes`
+    /// when the row lies within them, else from the bytes kept since the row began).
     pub fn feed<E: From<DecodeError>>(
         &mut self,
         bytes: &[u8],
         mut on_row: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        for &b in bytes {
+        let mut next = 0;
+        while next < bytes.len() {
+            if self.in_row && !self.skip_rows {
+                let start = next;
+                match self.row_end(bytes, start) {
+                    Some(end) => {
+                        self.in_row = false;
+                        if self.row.is_empty() {
+                            on_row(&bytes[start..end])?;
+                        } else {
+                            self.row.extend_from_slice(&bytes[start..end]);
+                            on_row(&self.row)?;
+                            self.row.clear();
+                        }
+                        next = end;
+                    }
+                    None => {
+                        self.row.extend_from_slice(&bytes[start..]);
+                        next = bytes.len();
+                    }
+                }
+                continue;
+            }
+            let b = bytes[next];
+            next += 1;
             if self.in_string {
                 if self.in_row && !self.skip_rows {
                     self.row.push(b);
@@ -586,10 +713,12 @@ impl RowScanner {
                     b',' => {}
                     b'{' => {
                         self.in_row = true;
-                        if !self.skip_rows {
-                            self.row.push(b);
+                        if self.skip_rows {
+                            self.depth += 1;
+                        } else {
+                            // The row, brace included, is scanned by `row_end`.
+                            next -= 1;
                         }
-                        self.depth += 1;
                     }
                     b']' => {
                         self.depth -= 1;
@@ -750,6 +879,39 @@ mod tests {
         let (_, s) = rows(r#"{"data":[{"a":1}]}"#, 4);
         assert_eq!(s.next_link().unwrap(), None);
         s.finish().unwrap();
+    }
+
+    #[test]
+    fn the_fast_date_paths_agree_with_chrono() {
+        for t in [
+            "2024-05-01",
+            "2024-05-01T10:20:30",
+            "2024-05-01T10:20:30Z",
+            "2024-02-29 23:59:59",
+        ] {
+            let slow = chrono::NaiveDateTime::parse_from_str(
+                &format!("{}T00:00:00", &t[..10]),
+                "%Y-%m-%dT%H:%M:%S",
+            )
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+            let with_time = if t.len() > 10 {
+                slow + (t[11..13].parse::<i64>().unwrap() * 3600
+                    + t[14..16].parse::<i64>().unwrap() * 60
+                    + t[17..19].parse::<i64>().unwrap())
+                    * 1_000_000
+            } else {
+                slow
+            };
+            assert_eq!(parse_timestamp(t), Ok(with_time), "{t}");
+        }
+        assert!(fast_timestamp(b"2023-02-29").is_none(), "no such day");
+        assert!(parse_timestamp("2024-13-01").is_err());
+        assert_eq!(
+            parse_date("2024-05-01T23:00:00+02:00"),
+            parse_date("2024-05-01")
+        );
     }
 
     #[test]

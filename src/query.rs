@@ -455,6 +455,39 @@ impl Session {
         self.execute(&q.sql, params, Some(q)).await
     }
 
+    /// Runs every statement of `sql` and keeps each result in memory, unprinted: for
+    /// benchmarks and callers that post-process small results.
+    pub async fn collect(
+        &self,
+        sql: &str,
+        params: &HashMap<String, ScalarValue>,
+    ) -> Result<Vec<Vec<arrow::record_batch::RecordBatch>>, QueryError> {
+        let mut out = Vec::new();
+        for statement in DFParser::parse_sql(sql)? {
+            out.push(self.frame(statement, params).await?.collect().await?);
+        }
+        Ok(out)
+    }
+
+    /// One statement planned, with the parameters bound.
+    async fn frame(
+        &self,
+        statement: datafusion::sql::parser::Statement,
+        params: &HashMap<String, ScalarValue>,
+    ) -> Result<datafusion::dataframe::DataFrame, QueryError> {
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        if params.is_empty() {
+            return Ok(df);
+        }
+        Ok(df.with_param_values(ParamValues::Map(
+            params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect(),
+        ))?)
+    }
+
     async fn execute(
         &self,
         sql: &str,
@@ -465,17 +498,11 @@ impl Session {
         let mut total = Written::default();
         for statement in statements {
             let started = Instant::now();
-            let plan = self.ctx.state().statement_to_plan(statement).await?;
-            let mut df = self.ctx.execute_logical_plan(plan).await?;
-            if !params.is_empty() {
-                df = df.with_param_values(ParamValues::Map(
-                    params
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone().into()))
-                        .collect(),
-                ))?;
-            }
-            let stream = df.execute_stream().await?;
+            let stream = self
+                .frame(statement, params)
+                .await?
+                .execute_stream()
+                .await?;
             let written = self.print(stream, saved).await?;
             total.rows += written.rows;
             total.hidden += written.hidden;

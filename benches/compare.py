@@ -1,0 +1,304 @@
+"""costlake against what users would use instead, on one machine, in one run; writes
+benches/RESULTS.md. Run through benches/compare.sh, which builds and installs what this needs.
+
+Environment (defaults in brackets): ROWS [1000000] usage rows of JSON for the ingest race;
+LAKE_PERIODS [12] × LAKE_ROWS [200000] for the query lake; RSS_SIZES ["1000000 5000000"] period
+sizes whose sync memory is compared; REPEATS [3] timed runs per measurement (the median is kept).
+"""
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target/release/costlake"
+EXAMPLE = ROOT / "target/release/examples/ingest_json"
+PY = ROOT / ".test-tools/venv/bin/python"
+ROWS = int(os.environ.get("ROWS", 1_000_000))
+LAKE_PERIODS = int(os.environ.get("LAKE_PERIODS", 12))
+LAKE_ROWS = int(os.environ.get("LAKE_ROWS", 200_000))
+RSS_SIZES = [int(x) for x in os.environ.get("RSS_SIZES", "1000000 5000000").split()]
+REPEATS = int(os.environ.get("REPEATS", 3))
+DEMO_KEY = "costlake-demo-key-0000000000000000"
+
+
+def run(cmd, env=None, stdin=None):
+    """Runs a command to completion; returns (seconds, None, stdout, stderr)."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [str(c) for c in cmd],
+        capture_output=True,
+        input=stdin if stdin is not None else b"",
+        env={**os.environ, **(env or {})},
+    )
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"{cmd} failed:\n{proc.stdout.decode()}\n{proc.stderr.decode()}")
+    return seconds, None, proc.stdout.decode(), proc.stderr.decode()
+
+
+def measured(cmd, env=None, stdin=None, repeats=REPEATS):
+    """Median seconds and the largest peak RSS over `repeats` runs."""
+    times, peaks, last = [], [], None
+    for _ in range(repeats):
+        s, rss, out, err = run_rss(cmd, env, stdin)
+        times.append(s)
+        peaks.append(rss)
+        last = out
+    return statistics.median(times), max(peaks), last
+
+
+def run_rss(cmd, env=None, stdin=None):
+    """Like run, with the peak RSS from /usr/bin/time (exact for that one process)."""
+    s, _, out, err = run(["/usr/bin/time", "-f", "maxrss_kb=%M", *cmd], env, stdin)
+    rss = int(re.findall(r"maxrss_kb=(\d+)", err)[-1]) / 1024
+    return s, rss, out, err
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def emulator(periods, rows, last="202412"):
+    port = free_port()
+    proc = subprocess.Popen(
+        [BIN, "emulate", "--port", str(port), "--periods", str(periods), "--last-period", last,
+         "--rows-per-period", str(rows)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("the emulator did not start")
+
+
+def sync(base, lake):
+    return run_rss([BIN, "sync", "--enrollment", "100", "--api-base", base, "--lake", lake,
+                    "--quiet", "--jobs", "2"], {"COSTLAKE_API_KEY": DEMO_KEY})
+
+
+PANDAS_SCRIPT = """
+import json, sys, pandas as pd
+rows = json.load(open(sys.argv[1]))
+pd.json_normalize(rows).to_parquet(sys.argv[2], compression="zstd")
+print(len(rows))
+"""
+
+DUCKDB_INGEST = """
+import duckdb, sys
+duckdb.sql(f"COPY (SELECT * FROM read_json('{sys.argv[1]}', format='array')) TO '{sys.argv[2]}' (FORMAT parquet, COMPRESSION zstd)")
+"""
+
+DUCKDB_QUERY = """
+import duckdb, sys, time
+lake, sql = sys.argv[1], sys.stdin.read()
+con = duckdb.connect()
+for t in ["usage_details", "marketplace_charges", "price_sheet", "balance_summary"]:
+    con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{lake}/{t}/*/*/*.parquet', hive_partitioning=true, hive_types_autocast=false)")
+con.execute("CREATE MACRO unit_block_size(u) AS coalesce(try_cast(replace(regexp_extract(u, '^[0-9][0-9,]*'), ',', '') AS BIGINT), 1)")
+times = []
+for _ in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    rows = con.execute(sql).fetchall()
+    times.append(time.perf_counter() - started)
+print(times[-1] if len(times) == 1 else sorted(times[1:])[len(times[1:]) // 2], len(rows))
+"""
+
+# Saved-query text made DuckDB's: parameters as literals, and the few functions named otherwise.
+PARAMS = {"$period": "'202412'", "$top": "20", "$key": "'env'", "$threshold": "0.25",
+          "$from": "'202411'", "$to": "'202412'", "$trailing": "3", "$months": "12"}
+DUCKDB_SPELLING = [
+    ("to_char(", "strftime("),
+    ("to_date(", "strptime("),
+    ("SELECT value AS k FROM generate_series(1, 120) WHERE value <=",
+     "SELECT generate_series AS k FROM generate_series(1, 120) WHERE generate_series <="),
+]
+
+
+def duckdb_sql(sql):
+    for k in sorted(PARAMS, key=len, reverse=True):
+        sql = sql.replace(k, PARAMS[k])
+    for a, b in DUCKDB_SPELLING:
+        sql = sql.replace(a, b)
+    return sql
+
+
+def query_times(lake, name, text):
+    params = [a for k, v in PARAMS.items() if f"${k[1:]}" in text
+              for a in ("-p", f"{k[1:]}={v.strip(chr(39))}")]
+    times = []
+    for _ in range(REPEATS + 1):
+        _, _, _, err = run([BIN, "query", "--lake", lake, name, *params, "--format", "csv",
+                            "--timing"])
+        times.append(float(re.findall(r"rows in ([0-9.]+) s", err)[-1]))
+    mine = statistics.median(times[1:])
+    _, _, out, _ = run([PY, "-c", DUCKDB_QUERY, lake, str(REPEATS + 1)],
+                       stdin=duckdb_sql(text).encode())
+    theirs = float(out.split()[0])
+    return mine, theirs
+
+
+def version(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
+    except Exception as e:  # noqa: BLE001 - only for the report
+        return f"unknown ({e})"
+
+
+def main():
+    work = Path(tempfile.mkdtemp(prefix="costlake-compare-"))
+    report = []
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
+    versions = {
+        "costlake": version(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
+        "rustc": version(["rustc", "--version"]),
+        "duckdb": version([PY, "-c", "import duckdb; print(duckdb.__version__)"]),
+        "pandas": version([PY, "-c", "import pandas; print(pandas.__version__)"]),
+        "pyarrow": version([PY, "-c", "import pyarrow; print(pyarrow.__version__)"]),
+        "python": platform.python_version(),
+    }
+    print("versions:", versions, flush=True)
+
+    # 1. Ingest: the same usage JSON four ways.
+    data = work / "usage.json"
+    _, _, out, _ = run([EXAMPLE, "generate", ROWS, data])
+    size = json.loads(out)["bytes"]
+    print(f"ingest input: {ROWS} rows, {size / 1e6:.0f} MB", flush=True)
+    ingest = {}
+    for name, cmd in [
+        ("costlake (decode + Parquet)", lambda i: [EXAMPLE, "costlake", data, work / f"lake{i}"]),
+        ("serde_json parse only (floor)", lambda i: [EXAMPLE, "parse", data]),
+        ("DuckDB read_json + COPY", lambda i: [PY, "-c", DUCKDB_INGEST, data, work / f"duck{i}.parquet"]),
+        ("pandas json_normalize + to_parquet", lambda i: [PY, "-c", PANDAS_SCRIPT, data, work / f"pd{i}.parquet"]),
+    ]:
+        times, peaks = [], []
+        for i in range(REPEATS if "pandas" not in name else 1):
+            s, rss, _, _ = run_rss(cmd(i))
+            times.append(s)
+            peaks.append(rss)
+        ingest[name] = (statistics.median(times), max(peaks))
+        print(name, ingest[name], flush=True)
+
+    # 2. Sync from the local emulator: the query lake, and memory at two period sizes.
+    lake = work / "lake"
+    emu, base = emulator(LAKE_PERIODS, LAKE_ROWS)
+    sync_s, sync_rss, _, _ = sync(base, str(lake))
+    emu.terminate()
+    print("sync", sync_s, sync_rss, flush=True)
+    rss_by_size = {}
+    for rows in RSS_SIZES:
+        emu, base = emulator(1, rows)
+        s, rss, _, _ = sync(base, str(work / f"rss{rows}"))
+        emu.terminate()
+        rss_by_size[rows] = (s, rss)
+        print("sync rss", rows, s, rss, flush=True)
+
+    # 3. REPL start-up on the 60-partition lake, to a clean exit.
+    repl_s, repl_rss, _ = measured([BIN, "--lake", lake], stdin=b"\\q\n", repeats=5)
+
+    # 4. Each saved query, costlake against DuckDB on the same files.
+    queries = {}
+    for f in sorted((ROOT / "queries").glob("*.sql")):
+        text = f.read_text()
+        try:
+            queries[f.stem] = query_times(str(lake), f.stem, text)
+        except SystemExit as e:
+            queries[f.stem] = (None, str(e).splitlines()[0][:120])
+        print(f.stem, queries[f.stem], flush=True)
+
+    write_report(versions, cpu, mem, size, ingest, sync_s, sync_rss, rss_by_size, repl_s,
+                 repl_rss, queries)
+    shutil.rmtree(work)
+
+
+def write_report(versions, cpu, mem, size, ingest, sync_s, sync_rss, rss_by_size, repl_s,
+                 repl_rss, queries):
+    mine = ingest["costlake (decode + Parquet)"][0]
+    lines = [
+        "# costlake against the alternatives",
+        "",
+        f"Written by `benches/compare.sh` on {time.strftime('%Y-%m-%d')}. Machine: {os.cpu_count()} cores "
+        f"({cpu}), {int(mem) / 1024 / 1024:.0f} GiB. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
+        "",
+        f"Medians of {REPEATS} runs (pandas: one run) unless said otherwise; peak RSS is the "
+        "largest of those runs, per process, from `/usr/bin/time`.",
+        "",
+        f"## Ingest: {ROWS:,} v3 usage rows, {size / 1e6:.0f} MB of JSON, to Parquet",
+        "",
+        "| path | seconds | rows/s | MB/s of JSON | peak RSS MB | costlake's throughput ÷ this |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, (s, rss) in ingest.items():
+        lines.append(f"| {name} | {s:.2f} | {ROWS / s:,.0f} | {size / 1e6 / s:.0f} | {rss:.0f} | {s / mine:.2f} |")
+    lines += [
+        "",
+        "DuckDB infers the money columns as DOUBLE from the JSON (floats, not exact); costlake "
+        "writes `decimal(38,12)`. The pandas script is the usual `json.load` + `json_normalize` + "
+        "`to_parquet`.",
+        "",
+        f"## Sync from the local emulator",
+        "",
+        f"{LAKE_PERIODS} periods × {LAKE_ROWS:,} usage rows (all five datasets, `--jobs 2`): "
+        f"{sync_s:.1f} s, {LAKE_PERIODS * LAKE_ROWS / sync_s:,.0f} usage rows/s, peak RSS {sync_rss:.0f} MB. "
+        "The emulator runs on the same two cores and renders every row as JSON, so it is part of "
+        "what is timed.",
+        "",
+        "| one period of | seconds | rows/s | peak RSS MB |",
+        "|---:|---:|---:|---:|",
+    ]
+    for rows, (s, rss) in rss_by_size.items():
+        lines.append(f"| {rows:,} rows | {s:.1f} | {rows / s:,.0f} | {rss:.0f} |")
+    lines += [
+        "",
+        f"## REPL start-up",
+        "",
+        f"On the {LAKE_PERIODS * 5}-partition lake, `costlake --lake LAKE` to its prompt and a "
+        f"clean `\\q`: {repl_s * 1000:.0f} ms (median of 5), peak RSS {repl_rss:.0f} MB.",
+        "",
+        f"## Saved queries: costlake against DuckDB on the same Parquet files",
+        "",
+        f"The lake above ({LAKE_PERIODS * LAKE_ROWS:,} usage rows). Each engine's own timing of "
+        f"the statement (costlake `--timing`, DuckDB around `execute().fetchall()`), warm, median "
+        f"of {REPEATS} after one discarded run. DuckDB runs the same SQL with parameters as "
+        "literals, `strftime`/`strptime` for `to_char`/`to_date`, and `unit_block_size` as a macro.",
+        "",
+        "| query | costlake ms | DuckDB ms | costlake ÷ DuckDB |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, (a, b) in queries.items():
+        if a is None:
+            lines.append(f"| {name} | – | – | not compared: {b} |")
+        else:
+            lines.append(f"| {name} | {a * 1000:.0f} | {b * 1000:.0f} | {a / b:.2f} |")
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        f"ROWS={ROWS} LAKE_PERIODS={LAKE_PERIODS} LAKE_ROWS={LAKE_ROWS} RSS_SIZES=\"{' '.join(map(str, RSS_SIZES))}\" REPEATS={REPEATS} benches/compare.sh",
+        "cargo bench --bench decode",
+        "cargo bench --bench queries",
+        "```",
+        "",
+    ]
+    (ROOT / "benches/RESULTS.md").write_text("\n".join(lines))
+    print("wrote benches/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
