@@ -403,6 +403,9 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
 /// Days since the epoch of an API date (a date-time's UTC date).
 pub fn parse_date(text: &str) -> Result<i32, String> {
     let t = text.trim();
+    if let Some(micros) = fast_timestamp(t.as_bytes()) {
+        return Ok(micros.div_euclid(86_400_000_000) as i32);
+    }
     let date = match parse_naive_date(t) {
         Some(d) => d,
         None => {
@@ -438,25 +441,34 @@ fn fast_date(b: &[u8]) -> Option<NaiveDate> {
 /// the epoch; anything else goes the general way.
 fn fast_timestamp(b: &[u8]) -> Option<i64> {
     let date = fast_date(b)?;
-    let rest = &b[10..];
-    let time = match rest {
-        [] => (0, 0, 0),
-        [b'T' | b' ', h1, h2, b':', m1, m2, b':', s1, s2, tail @ ..]
-            if tail.is_empty() || tail == b"Z" =>
-        {
+    let (h, m, sec, tail) = match &b[10..] {
+        [] => (0, 0, 0, &[][..]),
+        [b'T' | b' ', h1, h2, b':', m1, m2, b':', s1, s2, tail @ ..] => {
             let two = |a: u8, b: u8| -> Option<u32> {
                 (a.is_ascii_digit() && b.is_ascii_digit())
                     .then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
             };
-            (two(*h1, *h2)?, two(*m1, *m2)?, two(*s1, *s2)?)
+            (two(*h1, *h2)?, two(*m1, *m2)?, two(*s1, *s2)?, tail)
         }
         _ => return None,
     };
-    Some(
-        date.and_hms_opt(time.0, time.1, time.2)?
-            .and_utc()
-            .timestamp_micros(),
-    )
+    // What may follow the seconds: nothing, `Z`, or a fraction of up to 7 digits, then `Z`.
+    let (fraction, zone) = match tail {
+        [b'.', rest @ ..] => {
+            let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+            (&rest[..digits], &rest[digits..])
+        }
+        other => (&[][..], other),
+    };
+    if !(zone.is_empty() || zone == b"Z") || fraction.len() > 7 {
+        return None;
+    }
+    let micros = fraction
+        .iter()
+        .chain(std::iter::repeat(&b'0'))
+        .take(6)
+        .fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'));
+    Some(date.and_hms_opt(h, m, sec)?.and_utc().timestamp_micros() + micros)
 }
 
 fn parse_naive_date(t: &str) -> Option<NaiveDate> {
@@ -907,6 +919,22 @@ mod tests {
             assert_eq!(parse_timestamp(t), Ok(with_time), "{t}");
         }
         assert!(fast_timestamp(b"2023-02-29").is_none(), "no such day");
+        assert_eq!(
+            parse_timestamp("2017-04-27T23:01:43.799Z"),
+            Ok(
+                chrono::DateTime::parse_from_rfc3339("2017-04-27T23:01:43.799Z")
+                    .unwrap()
+                    .timestamp_micros()
+            )
+        );
+        assert_eq!(
+            parse_timestamp("2024-05-01T00:00:00.0000000"),
+            parse_timestamp("2024-05-01")
+        );
+        assert_eq!(
+            parse_date("2024-05-01T00:00:00.000Z"),
+            parse_date("2024-05-01")
+        );
         assert!(parse_timestamp("2024-13-01").is_err());
         assert_eq!(
             parse_date("2024-05-01T23:00:00+02:00"),
