@@ -11,12 +11,12 @@
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use costlake::decode::{DecodeError, RowDecoder, RowScanner};
+use costlake::decode::{DecodeError, ParallelDecoder, RowScanner};
 use costlake::emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
 use costlake::lake::{Lake, PartitionKey};
 use costlake::schema::Dataset;
 
-/// Rows per Arrow batch handed to the Parquet writer, as in `sync`.
+/// Rows per decoded chunk and Parquet batch, as in `sync`.
 const BATCH_ROWS: usize = 8192;
 
 #[tokio::main(flavor = "current_thread")]
@@ -88,8 +88,8 @@ async fn generate(rows: u64, out: &str) -> (u64, u64) {
     (written, bytes + 2)
 }
 
-/// The file read in 1 MiB chunks, rows decoded into Arrow batches and written as one Parquet
-/// partition: `sync`'s path without the network.
+/// The file read in 1 MiB chunks, rows decoded into Arrow batches (in parallel, as `sync`
+/// does) and written as one Parquet partition: `sync`'s path without the network.
 async fn costlake_ingest(input: &str, lake_dir: &str) -> (u64, u64) {
     let lake = Lake::open(lake_dir, true).await.unwrap();
     let key = PartitionKey {
@@ -98,29 +98,24 @@ async fn costlake_ingest(input: &str, lake_dir: &str) -> (u64, u64) {
         period: Some(PeriodId(202401)),
     };
     let mut writer = lake.writer(&key).unwrap();
-    let mut decoder = RowDecoder::new(Dataset::UsageDetails);
+    let mut decoder = ParallelDecoder::new(Dataset::UsageDetails, BATCH_ROWS);
     let mut scanner = RowScanner::new();
     let mut file = std::fs::File::open(input).unwrap();
     let mut chunk = vec![0u8; 1 << 20];
     let mut bytes = 0u64;
     loop {
         let n = file.read(&mut chunk).unwrap();
-        if n == 0 {
-            break;
-        }
+        let last = n == 0;
         bytes += n as u64;
-        scanner
-            .feed::<DecodeError>(&chunk[..n], |row| decoder.push_row(row))
-            .unwrap();
-        while decoder.buffered_rows() >= BATCH_ROWS {
-            let batch = decoder.finish().unwrap();
-            writer.write(&batch).await.unwrap();
+        decoder.feed(&mut scanner, &chunk[..n]).unwrap();
+        while let Some(batch) = decoder.next_batch(last).await {
+            writer.write(&batch.unwrap()).await.unwrap();
+        }
+        if last {
+            break;
         }
     }
     scanner.finish().unwrap();
-    if let Some(batch) = decoder.finish() {
-        writer.write(&batch).await.unwrap();
-    }
     let written = writer.commit().await.unwrap();
     (written.rows, bytes)
 }

@@ -190,6 +190,14 @@ impl RowDecoder {
         self.dataset
     }
 
+    /// A decoder whose first row is row `first` of the answer, for the row numbers in errors.
+    pub fn starting_at(dataset: Dataset, first: u64) -> RowDecoder {
+        RowDecoder {
+            row_number: first,
+            ..RowDecoder::new(dataset)
+        }
+    }
+
     /// Rows decoded and not yet taken by [`RowDecoder::finish`].
     pub fn buffered_rows(&self) -> usize {
         self.rows
@@ -368,6 +376,90 @@ fn append_tags(map: &mut MapBuilder<StringBuilder, StringBuilder>, text: Option<
             map.append(true).expect("map append");
         }
         None => map.append(false).expect("map append"),
+    }
+}
+
+/// Rows decoded into batches on the blocking thread pool, a chunk of rows per task, while
+/// the caller goes on scanning (and fetching): decoding is the costly part of ingest, and this
+/// spreads it over the machine's cores. Batches come back in the order the rows came.
+pub struct ParallelDecoder {
+    dataset: Dataset,
+    chunk_rows: usize,
+    /// The rows found and not yet handed to a task: their bytes, and where each ends.
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    /// Rows found so far.
+    rows: u64,
+    /// Chunks being decoded, oldest first.
+    decoding: std::collections::VecDeque<tokio::task::JoinHandle<Result<RecordBatch, DecodeError>>>,
+}
+
+impl ParallelDecoder {
+    /// At most this many chunks are decoded at once, which bounds memory to a few chunks.
+    const IN_FLIGHT: usize = 3;
+
+    pub fn new(dataset: Dataset, chunk_rows: usize) -> ParallelDecoder {
+        ParallelDecoder {
+            dataset,
+            chunk_rows,
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            rows: 0,
+            decoding: Default::default(),
+        }
+    }
+
+    /// Rows found so far (decoded or not).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Takes one row's JSON text.
+    pub fn push_row(&mut self, row: &[u8]) {
+        self.bytes.extend_from_slice(row);
+        self.ends.push(self.bytes.len());
+        self.rows += 1;
+    }
+
+    /// Feeds answer bytes through `scanner`, keeping the rows it finds.
+    pub fn feed(&mut self, scanner: &mut RowScanner, bytes: &[u8]) -> Result<(), DecodeError> {
+        scanner.feed::<DecodeError>(bytes, |row| {
+            self.push_row(row);
+            Ok(())
+        })
+    }
+
+    fn start_chunk(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        let ends = std::mem::take(&mut self.ends);
+        let first = self.rows - ends.len() as u64;
+        let dataset = self.dataset;
+        self.decoding
+            .push_back(tokio::task::spawn_blocking(move || {
+                let mut decoder = RowDecoder::starting_at(dataset, first);
+                let mut start = 0;
+                for end in ends {
+                    decoder.push_row(&bytes[start..end])?;
+                    start = end;
+                }
+                Ok(decoder.finish().expect("a chunk has rows"))
+            }));
+    }
+
+    /// The next decoded batch in order, when one should be taken now: a full chunk starts
+    /// decoding, and a batch is waited for once too many are in flight. With `all`, every
+    /// remaining row is decoded and returned, batch by batch, until `None`.
+    pub async fn next_batch(&mut self, all: bool) -> Option<Result<RecordBatch, DecodeError>> {
+        if self.ends.len() >= self.chunk_rows || (all && !self.ends.is_empty()) {
+            self.start_chunk();
+        }
+        if self.decoding.len() > Self::IN_FLIGHT || (all && !self.decoding.is_empty()) {
+            let task = self.decoding.pop_front()?;
+            return Some(task.await.unwrap_or_else(|e| {
+                Err(DecodeError::Shape(format!("a decoding task failed: {e}")))
+            }));
+        }
+        None
     }
 }
 

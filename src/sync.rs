@@ -13,7 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Url;
 
 use crate::api::{ApiError, ApiKey, Client, Fetched, RetryConfig};
-use crate::decode::{DecodeError, RowDecoder, RowScanner};
+use crate::decode::{DecodeError, ParallelDecoder, RowScanner};
 use crate::emulator::generator::PeriodId;
 use crate::lake::{Lake, LakeError, PartitionEntry, PartitionKey, PartitionWriter};
 use crate::schema::{ApiVersion, Col, Dataset};
@@ -598,33 +598,39 @@ async fn run_unit(run: &Run, unit: Unit) -> UnitReport {
     report
 }
 
-/// Decodes rows into the writer as they come, in batches.
+/// Decodes rows into the writer as they come: chunks of rows are decoded on the blocking pool
+/// while the unit goes on reading, and written in order.
 struct Sink {
-    decoder: RowDecoder,
+    decoder: ParallelDecoder,
     writer: PartitionWriter,
+}
+
+/// Why a sink could not take more rows.
+enum SinkError {
+    Decode(DecodeError),
+    Lake(LakeError),
 }
 
 impl Sink {
     fn new(run: &Run, key: &PartitionKey) -> Result<Sink, LakeError> {
         Ok(Sink {
-            decoder: RowDecoder::new(key.dataset),
+            decoder: ParallelDecoder::new(key.dataset, BATCH_ROWS),
             writer: run.lake.writer(key)?,
         })
     }
 
-    async fn flush(&mut self, all: bool) -> Result<(), LakeError> {
-        if (all || self.decoder.buffered_rows() >= BATCH_ROWS)
-            && let Some(batch) = self.decoder.finish()
-        {
-            self.writer.write(&batch).await?;
+    /// Writes the batches that are ready (with `all`, every row taken so far).
+    async fn flush(&mut self, all: bool) -> Result<(), SinkError> {
+        while let Some(batch) = self.decoder.next_batch(all).await {
+            let batch = batch.map_err(SinkError::Decode)?;
+            self.writer.write(&batch).await.map_err(SinkError::Lake)?;
         }
         Ok(())
     }
 
-    /// Feeds JSON bytes through a scanner into the decoder, flushing full batches.
+    /// Feeds JSON bytes through a scanner; the rows found are decoded as chunks fill.
     fn feed(&mut self, scanner: &mut RowScanner, bytes: &[u8]) -> Result<(), DecodeError> {
-        let decoder = &mut self.decoder;
-        scanner.feed::<DecodeError>(bytes, |row| decoder.push_row(row))
+        self.decoder.feed(scanner, bytes)
     }
 
     async fn commit(
@@ -637,7 +643,10 @@ impl Sink {
     ) -> Result<(u64, u64), UnitError> {
         if let Err(e) = self.flush(true).await {
             self.writer.abort().await;
-            return Err(e.into());
+            return Err(match e {
+                SinkError::Decode(e) => located(key, None, e),
+                SinkError::Lake(e) => e.into(),
+            });
         }
         let written = self.writer.commit().await?;
         let entry = PartitionEntry {
@@ -745,8 +754,11 @@ async fn fetch_paged(
                     "expected a page {id, data, nextLink}".into(),
                 )));
             }
-            sink.flush(false).await?;
-            meter.update(sink.decoder.total_rows(), json_bytes, *retries);
+            sink.flush(false).await.map_err(|e| match e {
+                SinkError::Decode(e) => located_here(e),
+                SinkError::Lake(e) => e.into(),
+            })?;
+            meter.update(sink.decoder.rows(), json_bytes, *retries);
             match next {
                 Some(next_url) => url = next_url,
                 None => return Ok(()),
@@ -821,8 +833,13 @@ async fn fetch_streamed(
                 json_bytes += chunk.len() as u64;
                 sink.feed(&mut scanner, &chunk)
                     .map_err(|e| Ok(located(&unit.key, None, e)))?;
-                sink.flush(false).await.map_err(|e| Ok(e.into()))?;
-                meter.update(sink.decoder.total_rows(), json_bytes, *retries);
+                sink.flush(false).await.map_err(|e| {
+                    Ok(match e {
+                        SinkError::Decode(e) => located(&unit.key, None, e),
+                        SinkError::Lake(e) => e.into(),
+                    })
+                })?;
+                meter.update(sink.decoder.rows(), json_bytes, *retries);
             }
             scanner
                 .finish()
@@ -904,7 +921,8 @@ async fn write_rows(
         .position(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF))
         .unwrap_or(0);
     let decoded = if body.get(start) == Some(&b'{') {
-        sink.decoder.push_row(&body[start..])
+        sink.decoder.push_row(&body[start..]);
+        Ok(())
     } else {
         let mut scanner = RowScanner::new();
         sink.feed(&mut scanner, body)
