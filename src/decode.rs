@@ -392,12 +392,11 @@ pub struct ParallelDecoder {
     rows: u64,
     /// Chunks being decoded, oldest first.
     decoding: std::collections::VecDeque<tokio::task::JoinHandle<Result<RecordBatch, DecodeError>>>,
+    /// At most one chunk per core is decoded at once, which bounds memory to a few chunks.
+    in_flight: usize,
 }
 
 impl ParallelDecoder {
-    /// At most this many chunks are decoded at once, which bounds memory to a few chunks.
-    const IN_FLIGHT: usize = 3;
-
     pub fn new(dataset: Dataset, chunk_rows: usize) -> ParallelDecoder {
         ParallelDecoder {
             dataset,
@@ -406,6 +405,7 @@ impl ParallelDecoder {
             ends: Vec::new(),
             rows: 0,
             decoding: Default::default(),
+            in_flight: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 
@@ -453,7 +453,7 @@ impl ParallelDecoder {
         if self.ends.len() >= self.chunk_rows || (all && !self.ends.is_empty()) {
             self.start_chunk();
         }
-        if self.decoding.len() > Self::IN_FLIGHT || (all && !self.decoding.is_empty()) {
+        if self.decoding.len() >= self.in_flight || (all && !self.decoding.is_empty()) {
             let task = self.decoding.pop_front()?;
             return Some(task.await.unwrap_or_else(|e| {
                 Err(DecodeError::Shape(format!("a decoding task failed: {e}")))
