@@ -135,14 +135,14 @@ DUCKDB_SPELLING = [
 
 def duckdb_sql(sql):
     for k in sorted(PARAMS, key=len, reverse=True):
-        sql = sql.replace(k, PARAMS[k])
+        sql = re.sub(re.escape(k) + r"\b", PARAMS[k], sql)
     for a, b in DUCKDB_SPELLING:
         sql = sql.replace(a, b)
     return sql
 
 
 def query_times(lake, name, text):
-    params = [a for k, v in PARAMS.items() if f"${k[1:]}" in text
+    params = [a for k, v in PARAMS.items() if re.search(re.escape(k) + r"\b", text)
               for a in ("-p", f"{k[1:]}={v.strip(chr(39))}")]
     times = []
     for _ in range(REPEATS + 1):

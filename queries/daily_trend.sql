@@ -8,7 +8,7 @@ WITH daily AS (
     FROM usage_details
     WHERE billing_period = $period
     GROUP BY date
-), trailing AS (
+), with_mean AS (
     SELECT
         date,
         cost,
@@ -28,5 +28,5 @@ SELECT
         WHEN trailing_mean > 0 AND abs(cost - trailing_mean) > CAST($threshold AS DECIMAL(38, 12)) * trailing_mean THEN 'anomaly'
         ELSE ''
     END AS flag
-FROM trailing
+FROM with_mean
 ORDER BY date;
