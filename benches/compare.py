@@ -144,11 +144,13 @@ def duckdb_sql(sql):
 def query_times(lake, name, text):
     params = [a for k, v in PARAMS.items() if re.search(re.escape(k) + r"\b", text)
               for a in ("-p", f"{k[1:]}={v.strip(chr(39))}")]
-    times = []
-    for _ in range(REPEATS + 1):
-        _, _, _, err = run([BIN, "query", "--lake", lake, name, *params, "--format", "csv",
-                            "--timing"])
-        times.append(float(re.findall(r"rows in ([0-9.]+) s", err)[-1]))
+    # Warm, in one session as DuckDB's are: the REPL runs the query REPEATS + 1 times.
+    run_line = " ".join(["\\run", name, *params[1::2]])
+    script = "\\timing\n" + (run_line + "\n") * (REPEATS + 1) + "\\q\n"
+    _, _, _, err = run([BIN, "--lake", lake], stdin=script.encode())
+    times = [float(t) for t in re.findall(r"rows in ([0-9.]+) s", err)]
+    if len(times) != REPEATS + 1:
+        sys.exit(f"{name}: the REPL printed {len(times)} timings: {err[-300:]}")
     mine = statistics.median(times[1:])
     _, _, out, _ = run([PY, "-c", DUCKDB_QUERY, lake, str(REPEATS + 1)],
                        stdin=duckdb_sql(text).encode())
@@ -280,8 +282,9 @@ def write_report(versions, cpu, mem, size, ingest, sync_s, sync_rss, rss_by_size
         f"## Saved queries: costlake against DuckDB on the same Parquet files",
         "",
         f"The lake above ({LAKE_PERIODS * LAKE_ROWS:,} usage rows). Each engine's own timing of "
-        f"the statement (costlake `--timing`, DuckDB around `execute().fetchall()`), warm, median "
-        f"of {REPEATS} after one discarded run. DuckDB runs the same SQL with parameters as "
+        f"the statement in one warm session (costlake: `\\run` in the REPL with `\\timing`; "
+        f"DuckDB: around `execute().fetchall()` on one connection), median of {REPEATS} after one "
+        f"discarded run. DuckDB runs the same SQL with parameters as "
         "literals, `strftime`/`strptime` for `to_char`/`to_date`, and `unit_block_size` as a macro.",
         "",
         "| query | costlake ms | DuckDB ms | costlake ÷ DuckDB |",
