@@ -336,7 +336,7 @@ pub async fn run(mut session: Session) -> Result<(), QueryError> {
                         Err(e) => eprintln!("{e}"),
                     }
                 } else {
-                    let statement = Statement::sql(input.to_string());
+                    let statement = Statement::Sql(input.to_string());
                     run_cancellable(&session, &statement).await;
                     last = Some(statement);
                 }
@@ -355,28 +355,17 @@ pub async fn run(mut session: Session) -> Result<(), QueryError> {
 }
 
 /// What was last run, for `\\chart` to draw again.
-struct Statement {
-    sql: String,
-    params: HashMap<String, datafusion::common::ScalarValue>,
-    saved: Option<SavedQuery>,
-}
-
-impl Statement {
-    fn sql(sql: String) -> Statement {
-        Statement {
-            sql,
-            params: HashMap::new(),
-            saved: None,
-        }
-    }
+enum Statement {
+    Sql(String),
+    Saved(SavedQuery, HashMap<String, datafusion::common::ScalarValue>),
 }
 
 /// Runs a statement; Ctrl-C cancels it and returns to the prompt. Errors are printed.
 async fn run_cancellable(session: &Session, statement: &Statement) {
     let run = async {
-        match &statement.saved {
-            Some(q) => session.run_saved(q, &statement.params).await,
-            None => session.run(&statement.sql, &statement.params).await,
+        match statement {
+            Statement::Saved(q, params) => session.run_saved(q, params).await,
+            Statement::Sql(sql) => session.run(sql, &HashMap::new()).await,
         }
     };
     tokio::select! {
@@ -408,11 +397,7 @@ async fn run_command(session: &mut Session, cmd: Command, last: &mut Option<Stat
             };
             match session.bind(&q, &given).await {
                 Ok(params) => {
-                    let statement = Statement {
-                        sql: q.sql.clone(),
-                        params,
-                        saved: Some(q),
-                    };
+                    let statement = Statement::Saved(q, params);
                     run_cancellable(session, &statement).await;
                     *last = Some(statement);
                 }
@@ -432,7 +417,7 @@ async fn run_command(session: &mut Session, cmd: Command, last: &mut Option<Stat
         }
         Command::Include(file) => match std::fs::read_to_string(&file) {
             Ok(sql) => {
-                let statement = Statement::sql(sql);
+                let statement = Statement::Sql(sql);
                 run_cancellable(session, &statement).await;
                 *last = Some(statement);
             }

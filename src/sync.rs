@@ -611,6 +611,16 @@ enum SinkError {
     Lake(LakeError),
 }
 
+impl SinkError {
+    /// The unit's error, a decode error naming where it happened.
+    fn at(self, key: &PartitionKey, page: Option<u32>) -> UnitError {
+        match self {
+            SinkError::Decode(e) => located(key, page, e),
+            SinkError::Lake(e) => e.into(),
+        }
+    }
+}
+
 impl Sink {
     fn new(run: &Run, key: &PartitionKey) -> Result<Sink, LakeError> {
         Ok(Sink {
@@ -643,10 +653,7 @@ impl Sink {
     ) -> Result<(u64, u64), UnitError> {
         if let Err(e) = self.flush(true).await {
             self.writer.abort().await;
-            return Err(match e {
-                SinkError::Decode(e) => located(key, None, e),
-                SinkError::Lake(e) => e.into(),
-            });
+            return Err(e.at(key, None));
         }
         let written = self.writer.commit().await?;
         let entry = PartitionEntry {
@@ -754,10 +761,9 @@ async fn fetch_paged(
                     "expected a page {id, data, nextLink}".into(),
                 )));
             }
-            sink.flush(false).await.map_err(|e| match e {
-                SinkError::Decode(e) => located_here(e),
-                SinkError::Lake(e) => e.into(),
-            })?;
+            sink.flush(false)
+                .await
+                .map_err(|e| e.at(&unit.key, Some(page)))?;
             meter.update(sink.decoder.rows(), json_bytes, *retries);
             match next {
                 Some(next_url) => url = next_url,
@@ -833,12 +839,9 @@ async fn fetch_streamed(
                 json_bytes += chunk.len() as u64;
                 sink.feed(&mut scanner, &chunk)
                     .map_err(|e| Ok(located(&unit.key, None, e)))?;
-                sink.flush(false).await.map_err(|e| {
-                    Ok(match e {
-                        SinkError::Decode(e) => located(&unit.key, None, e),
-                        SinkError::Lake(e) => e.into(),
-                    })
-                })?;
+                sink.flush(false)
+                    .await
+                    .map_err(|e| Ok(e.at(&unit.key, None)))?;
                 meter.update(sink.decoder.rows(), json_bytes, *retries);
             }
             scanner
