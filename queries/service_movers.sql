@@ -7,24 +7,18 @@ WITH periods AS (
     -- The period before $period, from the calendar (yyyyMM arithmetic), not from what was synced.
     SELECT $period AS current_period,
            to_char(to_date(concat($period, '01'), '%Y%m%d') - INTERVAL '1 month', '%Y%m') AS previous_period
-), current_cost AS (
-    SELECT meter_category AS service, sum(cost) AS cost
+), by_service AS (
+    -- One scan of both months; a service billed in only one of them has 0 in the other.
+    SELECT
+        meter_category AS service,
+        sum(CASE WHEN billing_period = previous_period THEN cost ELSE 0 END) AS previous_cost,
+        sum(CASE WHEN billing_period = current_period THEN cost ELSE 0 END) AS cost
     FROM usage_details, periods
-    WHERE billing_period = current_period
-    GROUP BY meter_category
-), previous_cost AS (
-    SELECT meter_category AS service, sum(cost) AS cost
-    FROM usage_details, periods
-    WHERE billing_period = previous_period
+    WHERE billing_period IN (current_period, previous_period)
     GROUP BY meter_category
 ), changes AS (
-    SELECT
-        coalesce(c.service, p.service) AS service,
-        coalesce(p.cost, 0) AS previous_cost,
-        coalesce(c.cost, 0) AS cost,
-        coalesce(c.cost, 0) - coalesce(p.cost, 0) AS change
-    FROM current_cost c
-    FULL OUTER JOIN previous_cost p ON p.service = c.service
+    SELECT service, previous_cost, cost, cost - previous_cost AS change
+    FROM by_service
 ), ranked AS (
     SELECT *, row_number() OVER (ORDER BY abs(change) DESC, service) AS rank
     FROM changes
