@@ -242,18 +242,8 @@ pub async fn write_stream(
     let mut written = Written::default();
     match format {
         Format::Table | Format::Markdown => {
-            let mut kept: Vec<RecordBatch> = Vec::new();
-            let limit = max_rows as u64;
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                let n = batch.num_rows() as u64;
-                let room = limit.saturating_sub(written.rows);
-                if room > 0 {
-                    kept.push(batch.slice(0, room.min(n) as usize));
-                }
-                written.rows += room.min(n);
-                written.hidden += n - room.min(n);
-            }
+            let kept;
+            (kept, written) = keep_rows(&mut stream, max_rows).await?;
             let text = if format == Format::Table {
                 render_table(&schema, &kept)?
             } else {
@@ -362,6 +352,27 @@ pub async fn write_parquet(
     Ok(written)
 }
 
+/// Reads the whole stream, keeping its first `limit` rows and counting the rest, so memory
+/// stays bounded for the outputs that must hold what they show.
+async fn keep_rows(
+    stream: &mut SendableRecordBatchStream,
+    limit: usize,
+) -> Result<(Vec<RecordBatch>, Written), OutputError> {
+    let mut kept = Vec::new();
+    let mut written = Written::default();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let n = batch.num_rows() as u64;
+        let room = (limit as u64).saturating_sub(written.rows).min(n);
+        if room > 0 {
+            kept.push(batch.slice(0, room as usize));
+        }
+        written.rows += room;
+        written.hidden += n - room;
+    }
+    Ok((kept, written))
+}
+
 /// Draws a result as a chart: an SVG or PNG image when `path` ends so, else text for a
 /// terminal (to `path` or standard output). At most [`chart::POINT_LIMIT`] rows are drawn.
 pub async fn write_chart(
@@ -371,19 +382,7 @@ pub async fn write_chart(
     path: Option<&Path>,
 ) -> Result<Written, OutputError> {
     let schema = stream.schema();
-    let mut kept = Vec::new();
-    let mut written = Written::default();
-    let limit = chart::POINT_LIMIT as u64;
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        let n = batch.num_rows() as u64;
-        let room = limit.saturating_sub(written.rows).min(n);
-        if room > 0 {
-            kept.push(batch.slice(0, room as usize));
-        }
-        written.rows += room;
-        written.hidden += n - room;
-    }
+    let (kept, written) = keep_rows(&mut stream, chart::POINT_LIMIT).await?;
     let drawn = chart::Chart::from_batches(title, &schema, &kept, spec)?;
     let extension = path
         .and_then(|p| p.extension())
