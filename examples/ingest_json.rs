@@ -95,6 +95,7 @@ async fn costlake_ingest(input: &str, lake_dir: &str) -> (u64, u64) {
     let key = PartitionKey {
         dataset: Dataset::UsageDetails,
         enrollment: "100".into(),
+        cost_type: None,
         period: Some(PeriodId(202401)),
     };
     let mut writer = lake.writer(&key).unwrap();

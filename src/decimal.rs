@@ -16,6 +16,16 @@ pub enum DecimalError {
 /// rounding digits beyond `scale` decimal places half to even (only values printed from
 /// doubles in exponent form have that many). At most `precision` digits in all.
 pub fn parse(text: &str, scale: u32, precision: u32) -> Result<i128, DecimalError> {
+    parse_rounding(text, scale, precision).map(|(v, _)| v)
+}
+
+/// [`parse`], and whether non-zero digits beyond `scale` places were rounded away (Cost
+/// Management exports print .NET decimals with up to 28 places).
+pub fn parse_rounding(
+    text: &str,
+    scale: u32,
+    precision: u32,
+) -> Result<(i128, bool), DecimalError> {
     let err = || DecimalError::Syntax(text.to_string());
     let bytes = text.trim().as_bytes();
     let (negative, rest) = match bytes.first() {
@@ -59,6 +69,7 @@ pub fn parse(text: &str, scale: u32, precision: u32) -> Result<i128, DecimalErro
     // value = digits × 10^(exponent − frac_len); we want value × 10^scale.
     let shift = exponent - frac_len + scale as i64;
     let mut mantissa: i128 = 0;
+    let mut rounded = false;
     let keep = if shift >= 0 {
         digits.len()
     } else {
@@ -78,6 +89,7 @@ pub fn parse(text: &str, scale: u32, precision: u32) -> Result<i128, DecimalErro
     } else if keep < digits.len() {
         // Round half to even on the dropped digits.
         let dropped = &digits[keep..];
+        rounded = dropped.iter().any(|&d| d != 0);
         let first = dropped[0];
         let rest_nonzero = dropped[1..].iter().any(|&d| d != 0);
         let dropped_all = (digits.len() as i64 + shift) < 0;
@@ -93,7 +105,7 @@ pub fn parse(text: &str, scale: u32, precision: u32) -> Result<i128, DecimalErro
     if mantissa != 0 && mantissa.unsigned_abs() >= 10u128.pow(precision) {
         return Err(overflow());
     }
-    Ok(if negative { -mantissa } else { mantissa })
+    Ok((if negative { -mantissa } else { mantissa }, rounded))
 }
 
 /// Prints a scaled integer as exact plain decimal text without trailing zeros: `12.5`, `3`,

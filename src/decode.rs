@@ -15,6 +15,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+pub mod table;
+
 use crate::decimal;
 use crate::schema::{DECIMAL_PRECISION, DECIMAL_SCALE, Dataset, Field, Kind};
 
@@ -101,6 +103,68 @@ impl Builder {
     }
 }
 
+/// The column builders of one dataset, filled a row at a time and taken as batches: the one
+/// piece both the JSON and the table decoders build with.
+struct Columns {
+    dataset: Dataset,
+    builders: Vec<Builder>,
+    /// The derived column (the parsed tags) and the column it reads, if the dataset has one.
+    derived: Option<(usize, usize)>,
+    rows: usize,
+}
+
+impl Columns {
+    fn new(dataset: Dataset) -> Columns {
+        let fields = dataset.fields();
+        let mut derived = None;
+        for (i, field) in fields.iter().enumerate() {
+            if let Some(from) = field.derived_from {
+                let source = fields
+                    .iter()
+                    .position(|f| f.col == from)
+                    .expect("derived column's source exists");
+                assert!(derived.is_none(), "one derived column per dataset");
+                derived = Some((i, source));
+            }
+        }
+        Columns {
+            dataset,
+            builders: fields.iter().map(|f| Builder::new(f.kind)).collect(),
+            derived,
+            rows: 0,
+        }
+    }
+
+    /// Whether field `index` is the one the derived column reads.
+    fn feeds_derived(&self, index: usize) -> bool {
+        self.derived.is_some_and(|(_, source)| source == index)
+    }
+
+    /// Ends a row: the derived column parses `tags`, the text of the column it reads.
+    fn end_row(&mut self, tags: Option<&str>) {
+        if let Some((target, _)) = self.derived {
+            let Builder::Map(map) = &mut self.builders[target] else {
+                unreachable!("derived columns are maps")
+            };
+            append_tags(map, tags);
+        }
+        self.rows += 1;
+    }
+
+    /// Takes the rows as a batch (None when there are none).
+    fn finish(&mut self) -> Option<RecordBatch> {
+        if self.rows == 0 {
+            return None;
+        }
+        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
+        self.rows = 0;
+        Some(
+            RecordBatch::try_new(self.dataset.file_schema(), columns)
+                .expect("builders match the schema"),
+        )
+    }
+}
+
 /// A JSON value of one field, borrowed from the row text.
 enum Scalar<'a> {
     Null,
@@ -134,37 +198,29 @@ fn scalar(raw: &RawValue) -> Result<Scalar<'_>, String> {
 
 /// Decodes rows of one dataset into Arrow batches.
 pub struct RowDecoder {
-    dataset: Dataset,
     fields: &'static [Field],
-    builders: Vec<Builder>,
+    columns: Columns,
     /// API name (every version's spelling and alias) → field index.
     by_name: HashMap<&'static str, usize>,
     /// The key and field index at each position of the previous row: rows repeat their key
     /// order, so most keys are found by one comparison instead of a hash.
     last_keys: Vec<(Box<str>, usize)>,
-    /// Field index of the column each derived column reads, per derived column.
-    derived: Vec<(usize, usize)>,
     /// Scratch: which fields the current row set.
     seen: Vec<bool>,
     /// Scratch: the current row's text of each column a derived column reads (the tags).
     pending_tags: Vec<Option<String>>,
-    rows: usize,
     /// Rows decoded over the decoder's life, for error messages.
     row_number: u64,
+    /// Decimals that had non-zero digits beyond the lake's scale.
+    rounded: u64,
 }
 
 impl RowDecoder {
     pub fn new(dataset: Dataset) -> RowDecoder {
         let fields = dataset.fields();
         let mut by_name = HashMap::new();
-        let mut derived = Vec::new();
         for (i, field) in fields.iter().enumerate() {
-            if let Some(source) = field.derived_from {
-                let from = fields
-                    .iter()
-                    .position(|f| f.col == source)
-                    .expect("derived column's source exists");
-                derived.push((i, from));
+            if field.derived_from.is_some() {
                 continue;
             }
             by_name.insert(field.api, i);
@@ -173,21 +229,19 @@ impl RowDecoder {
             }
         }
         RowDecoder {
-            dataset,
             fields,
-            builders: fields.iter().map(|f| Builder::new(f.kind)).collect(),
+            columns: Columns::new(dataset),
             by_name,
             last_keys: Vec::new(),
-            derived,
             seen: vec![false; fields.len()],
             pending_tags: vec![None; fields.len()],
-            rows: 0,
             row_number: 0,
+            rounded: 0,
         }
     }
 
     pub fn dataset(&self) -> Dataset {
-        self.dataset
+        self.columns.dataset
     }
 
     /// A decoder whose first row is row `first` of the answer, for the row numbers in errors.
@@ -200,7 +254,7 @@ impl RowDecoder {
 
     /// Rows decoded and not yet taken by [`RowDecoder::finish`].
     pub fn buffered_rows(&self) -> usize {
-        self.rows
+        self.columns.rows
     }
 
     /// Rows decoded since the decoder was made.
@@ -245,21 +299,24 @@ impl RowDecoder {
             }
             let field = &self.fields[index];
             let value = scalar(raw).map_err(|reason| DecodeError::Row { row, reason })?;
-            if self.derived.iter().any(|&(_, source)| source == index) {
+            if self.columns.feeds_derived(index) {
                 self.pending_tags[index] = match &value {
                     Scalar::Str(s) => Some(s.to_string()),
                     _ => None,
                 };
             }
-            let appended =
-                append(&mut self.builders[index], field.kind, &value).map_err(|reason| {
-                    DecodeError::Value {
-                        row,
-                        field: field.api.to_string(),
-                        value: raw.get().chars().take(80).collect(),
-                        reason,
-                    }
-                })?;
+            let appended = append(
+                &mut self.columns.builders[index],
+                field.kind,
+                &value,
+                &mut self.rounded,
+            )
+            .map_err(|reason| DecodeError::Value {
+                row,
+                field: field.api.to_string(),
+                value: raw.get().chars().take(80).collect(),
+                reason,
+            })?;
             if !appended && !field.nullable {
                 return Err(DecodeError::Missing {
                     row,
@@ -278,37 +335,32 @@ impl RowDecoder {
                     field: self.fields[i].api.to_string(),
                 });
             }
-            self.builders[i].append_null();
+            self.columns.builders[i].append_null();
             self.pending_tags[i] = None;
         }
-        for &(target, source) in &self.derived {
-            let Builder::Map(map) = &mut self.builders[target] else {
-                unreachable!("derived columns are maps")
-            };
-            append_tags(map, self.pending_tags[source].as_deref());
-        }
-        self.rows += 1;
+        let tags = self
+            .columns
+            .derived
+            .and_then(|(_, source)| self.pending_tags[source].as_deref());
+        self.columns.end_row(tags);
         self.row_number += 1;
         Ok(())
     }
 
     /// Takes the decoded rows as a batch (None when there are none).
     pub fn finish(&mut self) -> Option<RecordBatch> {
-        if self.rows == 0 {
-            return None;
-        }
-        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
-        self.rows = 0;
-        Some(
-            RecordBatch::try_new(self.dataset.file_schema(), columns)
-                .expect("builders match the schema"),
-        )
+        self.columns.finish()
     }
 }
 
 /// Appends a value; Ok(false) when it was null (or the empty string, which the API sends for
 /// "no value").
-fn append(builder: &mut Builder, kind: Kind, value: &Scalar<'_>) -> Result<bool, String> {
+fn append(
+    builder: &mut Builder,
+    kind: Kind,
+    value: &Scalar<'_>,
+    rounded: &mut u64,
+) -> Result<bool, String> {
     let text: &str = match value {
         Scalar::Null => {
             builder.append_null();
@@ -343,8 +395,10 @@ fn append(builder: &mut Builder, kind: Kind, value: &Scalar<'_>) -> Result<bool,
             if matches!(value, Scalar::Nested(_)) {
                 return Err("expected a number".into());
             }
-            let v = decimal::parse(text, DECIMAL_SCALE as u32, DECIMAL_PRECISION as u32)
-                .map_err(|e| e.to_string())?;
+            let (v, lost) =
+                decimal::parse_rounding(text, DECIMAL_SCALE as u32, DECIMAL_PRECISION as u32)
+                    .map_err(|e| e.to_string())?;
+            *rounded += u64::from(lost);
             b.append_value(v)
         }
         (Builder::Date(b), _) => b.append_value(parse_date(text)?),
@@ -473,9 +527,12 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_micros());
     }
+    // FOCUS 1.0 prints minutes without seconds (`2024-01-01T00:00Z`).
+    let t = t.strip_suffix('Z').unwrap_or(t);
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
         "%m/%d/%Y %H:%M:%S",
     ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {

@@ -63,7 +63,7 @@ pub async fn run(lake: &str, rows_per_period: u64, progress: Progress) -> Result
         key: ApiKey::new(DEMO_KEY).map_err(|e| SyncError::Other(e.to_string()))?,
         lake: lake.to_string(),
         periods: PeriodSelection::All,
-        datasets: Dataset::ALL.to_vec(),
+        datasets: Dataset::API.to_vec(),
         jobs: 4,
         refresh: false,
         settle: chrono::Duration::days(30),

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::emulator::generator::PeriodId;
-use crate::schema::{self, Dataset, PARTITION_BILLING_PERIOD, PARTITION_ENROLLMENT};
+use crate::schema::{self, Dataset};
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -60,24 +60,33 @@ pub enum LakeError {
     Manifest { path: String, message: String },
 }
 
-/// Which partition: a dataset, an enrollment, and (for all but the period list) a period.
+/// Which partition: a dataset, an enrollment (the billing account, for exports), for cost
+/// exports whether actual or amortized, and (for all but the period list) a period.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PartitionKey {
     pub dataset: Dataset,
     pub enrollment: String,
+    pub cost_type: Option<&'static str>,
     pub period: Option<PeriodId>,
 }
 
 impl PartitionKey {
-    /// The partition's folder relative to the lake root, hive style.
+    /// The partition's folder relative to the lake root, hive style, in the dataset's
+    /// partition column order.
     pub fn dir(&self) -> String {
-        let mut dir = format!(
-            "{}/{PARTITION_ENROLLMENT}={}",
-            self.dataset.name(),
-            self.enrollment
-        );
-        if let Some(p) = self.period {
-            dir.push_str(&format!("/{PARTITION_BILLING_PERIOD}={p}"));
+        let values = [
+            Some(self.enrollment.clone()),
+            self.cost_type.map(str::to_string),
+            self.period.map(|p| p.to_string()),
+        ];
+        let mut dir = self.dataset.name().to_string();
+        for (column, value) in self
+            .dataset
+            .partition_columns()
+            .iter()
+            .zip(values.into_iter().flatten())
+        {
+            dir.push_str(&format!("/{column}={value}"));
         }
         dir
     }
@@ -89,9 +98,10 @@ impl PartitionKey {
 
 impl std::fmt::Display for PartitionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.period {
-            Some(p) => write!(f, "{} {p}", self.dataset.name()),
-            None => write!(f, "{}", self.dataset.name()),
+        match (self.period, self.cost_type) {
+            (Some(p), Some(t)) => write!(f, "{} {t} {p}", self.dataset.name()),
+            (Some(p), None) => write!(f, "{} {p}", self.dataset.name()),
+            (None, _) => write!(f, "{}", self.dataset.name()),
         }
     }
 }
@@ -113,6 +123,12 @@ pub struct PartitionEntry {
     pub fetched_at: DateTime<Utc>,
     /// API version the data came from, e.g. `v3`.
     pub api_version: String,
+    /// For exports: the `cost_type` partition value, and when the ingested run was submitted
+    /// (a run is replaced only by a later one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted: Option<DateTime<Utc>>,
     /// Whether the period was closed (settled) when fetched: closed partitions are not fetched
     /// again unless asked.
     pub closed: bool,
@@ -623,6 +639,7 @@ mod tests {
     fn partition_folders_are_hive_style() {
         let key = PartitionKey {
             dataset: Dataset::UsageDetails,
+            cost_type: None,
             enrollment: "100".into(),
             period: Some(PeriodId(202401)),
         };
@@ -632,6 +649,7 @@ mod tests {
         );
         let key = PartitionKey {
             dataset: Dataset::BillingPeriods,
+            cost_type: None,
             enrollment: "100".into(),
             period: None,
         };

@@ -11,6 +11,7 @@ pub mod decimal;
 pub mod decode;
 pub mod demo;
 pub mod emulator;
+pub mod ingest;
 pub mod lake;
 pub mod output;
 pub mod query;

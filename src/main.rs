@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use costlake::api::{self, ApiKey, RetryConfig};
 use costlake::config::{self, FileSettings};
 use costlake::emulator::{self, EmulatorConfig, Fault, FaultConfig, PeriodId};
+use costlake::ingest::{self, IngestOptions};
+use costlake::lake::Lake;
 use costlake::output::Format;
 use costlake::output::chart::ChartSpec;
 use costlake::query::{PrintOptions, QueryError, Session};
@@ -35,6 +37,9 @@ enum Command {
     /// Download billing periods, balance summaries, usage, marketplace charges and price sheets
     /// from the EA Reporting API into the lake.
     Sync(SyncArgs),
+    /// Bring Cost Management exports (CSV, gzip CSV or Parquet parts with their manifest.json)
+    /// from a folder or a container into the lake.
+    Ingest(IngestArgs),
     /// Serve a local emulator of the EA Reporting API with a synthetic enrollment.
     Emulate(EmulateArgs),
     /// The whole loop with no Azure account: emulator, sync into ./costlake-demo, saved queries.
@@ -164,6 +169,26 @@ struct SyncArgs {
 }
 
 #[derive(Args)]
+struct IngestArgs {
+    /// Where the exports are: a folder, or az://container/prefix, abfss://…, s3://…, gs://….
+    #[arg(long)]
+    source: String,
+    /// The lake: a folder (default COSTLAKE_LAKE, `lake` in costlake.toml, ./costlake-data).
+    #[arg(long)]
+    lake: Option<String>,
+    /// Datasets (comma-separated): cost_details, focus_costs, export_price_sheet,
+    /// reservation_details, reservation_transactions, reservation_recommendations. Default: all.
+    #[arg(long, value_delimiter = ',', value_parser = parse_dataset)]
+    datasets: Vec<Dataset>,
+    /// Partitions ingested at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Print only warnings and errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
 struct EmulateArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
@@ -199,6 +224,17 @@ struct EmulateArgs {
     /// Seconds a slow answer waits.
     #[arg(long, default_value_t = 3)]
     slow_secs: u64,
+    /// Instead of serving the API, write the enrollment as Cost Management exports (runs,
+    /// parts and manifests) into this folder or container, then exit.
+    #[arg(long)]
+    exports: Option<String>,
+    /// With --exports: rows per part file.
+    #[arg(long, default_value_t = 100_000)]
+    part_rows: u64,
+    /// With --exports: only these export types (ActualCost, AmortizedCost, FocusCost,
+    /// PriceSheet; comma-separated). Default: all.
+    #[arg(long, value_delimiter = ',')]
+    export_types: Vec<String>,
 }
 
 fn parse_period(s: &str) -> Result<PeriodId, String> {
@@ -289,6 +325,13 @@ fn progress_mode(quiet: bool) -> Progress {
 }
 
 async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    if let Some(d) = args.datasets.iter().find(|d| d.from_exports()) {
+        return Err(UsageError(format!(
+            "{} comes from Cost Management exports, not the EA API: use `costlake ingest --source …`",
+            d.name()
+        ))
+        .into());
+    }
     let file = FileSettings::load(std::path::Path::new("."))?;
     let number = |key: &str| -> anyhow::Result<Option<i64>> {
         file.get(key)
@@ -331,7 +374,7 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
             .map(|d| parse_dataset(d).map_err(UsageError))
             .collect::<Result<_, _>>()?
     } else {
-        Dataset::ALL.to_vec()
+        Dataset::API.to_vec()
     };
     let opts = SyncOptions {
         enrollment,
@@ -364,9 +407,48 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+async fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let file = FileSettings::load(std::path::Path::new("."))?;
+    if let Some(d) = args.datasets.iter().find(|d| !d.from_exports()) {
+        return Err(UsageError(format!(
+            "{} comes from the EA API, not from exports: use `costlake sync`",
+            d.name()
+        ))
+        .into());
+    }
+    let mut opts = IngestOptions::default();
+    if !args.datasets.is_empty() {
+        opts.datasets = args.datasets;
+    }
+    if let Some(jobs) = args.jobs {
+        opts.jobs = jobs;
+    }
+    let source = ingest::Source::open(&args.source).await?;
+    let lake = Lake::open(&config::lake_location(args.lake.as_deref(), &file), true).await?;
+    let report = ingest::ingest(&lake, &source, &opts).await?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !args.quiet || !report.ok() {
+        print!("{}", report.render());
+    }
+    if report.runs_found == 0 {
+        eprintln!(
+            "no export runs under {}: costlake looks for the manifest.json each run writes last",
+            args.source
+        );
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Repl(cli.shell)) {
         Command::Sync(args) => run_sync(args).await,
+        Command::Ingest(args) => run_ingest(args).await,
         Command::Sql(args) => {
             let session = open_session(&args.lake, &args.print).await?;
             session.run(&args.sql, &Default::default()).await?;
@@ -452,6 +534,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 ..EmulatorConfig::default()
             };
+            if let Some(target) = &args.exports {
+                let started = std::time::Instant::now();
+                let store = Lake::open(target, true).await?.store();
+                let opts = emulator::exports::ExportTreeOptions {
+                    part_rows: args.part_rows,
+                    types: args.export_types.clone(),
+                    ..Default::default()
+                };
+                let written =
+                    emulator::exports::write_tree(&config.enrollment(), store, &opts).await?;
+                println!(
+                    "wrote {} export runs ({} files, {:.1} MB) of enrollment {} into {target} in {:.1} s",
+                    written.runs,
+                    written.files,
+                    written.bytes as f64 / 1e6,
+                    config.enrollment,
+                    started.elapsed().as_secs_f64()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let emu = emulator::Emulator::bind(config, ([127, 0, 0, 1], args.port).into()).await?;
             print_banner(&emu, args.key.is_none());
             tokio::select! {

@@ -525,7 +525,7 @@ mod tests {
     #[test]
     fn completes_keywords_tables_and_columns() {
         let h = SqlHelper::new();
-        let (start, words) = h.candidates("SELECT * FROM usage_d", 21);
+        let (start, words) = h.candidates("SELECT * FROM usage_de", 22);
         assert_eq!(start, 14);
         assert_eq!(words, vec!["usage_details"]);
         let (_, words) = h.candidates("select cos", 10);

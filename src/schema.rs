@@ -2,6 +2,7 @@
 //! Arrow types and nullability. The emulator, the decoder, the lake, the catalog and the docs all
 //! read these tables; nothing else spells a column name.
 
+mod exports;
 pub mod focus;
 
 use std::sync::{Arc, LazyLock};
@@ -28,6 +29,10 @@ pub const META_DATASET: &str = "costlake.dataset";
 /// Hive partition columns, in folder order.
 pub const PARTITION_ENROLLMENT: &str = "enrollment";
 pub const PARTITION_BILLING_PERIOD: &str = "billing_period";
+/// Export datasets' partition columns: the billing account (for EA, the enrollment number) and,
+/// for cost details, whether the costs are actual or amortized.
+pub const PARTITION_BILLING_ACCOUNT: &str = "billing_account";
+pub const PARTITION_COST_TYPE: &str = "cost_type";
 
 /// An EA Reporting API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -233,6 +238,17 @@ pub enum Col {
     MeterIdPriceSheet,
     IncludedQuantity,
     UnitPrice,
+    // only in Cost Management exports
+    BillingAccountId,
+    ChargeType,
+    ChargePeriodEnd,
+    EffectiveCost,
+    Frequency,
+    IsAzureCreditEligible,
+    PricingModel,
+    PublisherType,
+    /// An export column no API field matches; the emulator leaves it empty.
+    ExportOnly,
 }
 
 /// One column of one dataset.
@@ -977,7 +993,8 @@ static PRICE_SHEET: &[Field] = &[
     ),
 ];
 
-/// One of the EA Reporting API datasets the lake holds.
+/// One of the lake's datasets: the five the EA Reporting API serves, then the six that Cost
+/// Management exports bring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dataset {
     BillingPeriods,
@@ -985,16 +1002,69 @@ pub enum Dataset {
     UsageDetails,
     MarketplaceCharges,
     PriceSheet,
+    CostDetails,
+    FocusCosts,
+    ExportPriceSheet,
+    ReservationDetails,
+    ReservationTransactions,
+    ReservationRecommendations,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 5] = [
+    /// Every dataset: the API's, then the exports'.
+    pub const ALL: [Dataset; 11] = {
+        let mut all = [Dataset::BillingPeriods; 11];
+        let mut i = 0;
+        while i < Dataset::API.len() {
+            all[i] = Dataset::API[i];
+            i += 1;
+        }
+        while i < all.len() {
+            all[i] = Dataset::EXPORTS[i - Dataset::API.len()];
+            i += 1;
+        }
+        all
+    };
+
+    /// The datasets `sync` fetches from the EA Reporting API.
+    pub const API: [Dataset; 5] = [
         Dataset::BillingPeriods,
         Dataset::BalanceSummary,
         Dataset::UsageDetails,
         Dataset::MarketplaceCharges,
         Dataset::PriceSheet,
     ];
+
+    /// The datasets `ingest` reads from Cost Management exports.
+    pub const EXPORTS: [Dataset; 6] = [
+        Dataset::CostDetails,
+        Dataset::FocusCosts,
+        Dataset::ExportPriceSheet,
+        Dataset::ReservationDetails,
+        Dataset::ReservationTransactions,
+        Dataset::ReservationRecommendations,
+    ];
+
+    /// Whether the dataset comes from Cost Management exports rather than the API.
+    pub fn from_exports(self) -> bool {
+        Dataset::EXPORTS.contains(&self)
+    }
+
+    /// The export dataset a manifest's `exportConfig.type` fills, and for cost details the
+    /// `cost_type` partition value.
+    pub fn of_export_type(export_type: &str) -> Option<(Dataset, Option<&'static str>)> {
+        Some(match export_type.to_ascii_lowercase().as_str() {
+            "actualcost" => (Dataset::CostDetails, Some("actual")),
+            "amortizedcost" => (Dataset::CostDetails, Some("amortized")),
+            "usage" => (Dataset::CostDetails, Some("usage")),
+            "focuscost" => (Dataset::FocusCosts, None),
+            "pricesheet" => (Dataset::ExportPriceSheet, None),
+            "reservationdetails" => (Dataset::ReservationDetails, None),
+            "reservationtransactions" => (Dataset::ReservationTransactions, None),
+            "reservationrecommendations" => (Dataset::ReservationRecommendations, None),
+            _ => return None,
+        })
+    }
 
     /// Table and folder name in the lake.
     pub fn name(self) -> &'static str {
@@ -1004,6 +1074,12 @@ impl Dataset {
             Dataset::UsageDetails => "usage_details",
             Dataset::MarketplaceCharges => "marketplace_charges",
             Dataset::PriceSheet => "price_sheet",
+            Dataset::CostDetails => "cost_details",
+            Dataset::FocusCosts => "focus_costs",
+            Dataset::ExportPriceSheet => "export_price_sheet",
+            Dataset::ReservationDetails => "reservation_details",
+            Dataset::ReservationTransactions => "reservation_transactions",
+            Dataset::ReservationRecommendations => "reservation_recommendations",
         }
     }
 
@@ -1022,6 +1098,20 @@ impl Dataset {
             Dataset::UsageDetails => "Daily Azure usage and cost per resource and meter.",
             Dataset::MarketplaceCharges => "Usage-based Azure Marketplace charges.",
             Dataset::PriceSheet => "The enrollment's negotiated prices per meter and period.",
+            Dataset::CostDetails => {
+                "Actual or amortized cost and usage exports (EA schemas 2019-10-01 to 2024-08-01), daily per resource and meter."
+            }
+            Dataset::FocusCosts => {
+                "FOCUS cost and usage exports (1.0-preview, 1.0, 1.0r2, 1.2-preview, 1.2) in one schema: 1.2's names, older spellings mapped."
+            }
+            Dataset::ExportPriceSheet => "The EA price sheet export (2023-05-01).",
+            Dataset::ReservationDetails => "Daily reservation utilisation (2023-03-01).",
+            Dataset::ReservationTransactions => {
+                "Reservation purchases, refunds and exchanges (2023-05-01)."
+            }
+            Dataset::ReservationRecommendations => {
+                "Reservation purchase recommendations, a snapshot per export run (2023-05-01)."
+            }
         }
     }
 
@@ -1034,6 +1124,7 @@ impl Dataset {
             Dataset::UsageDetails => "UsageDetail",
             Dataset::MarketplaceCharges => "Marketplace",
             Dataset::PriceSheet => "PriceSheet",
+            _ => unreachable!("{} is not an API dataset", self.name()),
         }
     }
 
@@ -1044,6 +1135,12 @@ impl Dataset {
             Dataset::UsageDetails => USAGE_DETAILS,
             Dataset::MarketplaceCharges => MARKETPLACE_CHARGES,
             Dataset::PriceSheet => PRICE_SHEET,
+            Dataset::CostDetails => exports::COST_DETAILS,
+            Dataset::FocusCosts => exports::FOCUS_COSTS,
+            Dataset::ExportPriceSheet => exports::EXPORT_PRICE_SHEET,
+            Dataset::ReservationDetails => exports::RESERVATION_DETAILS,
+            Dataset::ReservationTransactions => exports::RESERVATION_TRANSACTIONS,
+            Dataset::ReservationRecommendations => exports::RESERVATION_RECOMMENDATIONS,
         }
     }
 
@@ -1067,7 +1164,15 @@ impl Dataset {
 
     /// Hive partition columns, in folder order.
     pub fn partition_columns(self) -> &'static [&'static str] {
-        if self.per_period() {
+        if self == Dataset::CostDetails {
+            &[
+                PARTITION_BILLING_ACCOUNT,
+                PARTITION_COST_TYPE,
+                PARTITION_BILLING_PERIOD,
+            ]
+        } else if self.from_exports() {
+            &[PARTITION_BILLING_ACCOUNT, PARTITION_BILLING_PERIOD]
+        } else if self.per_period() {
             &[PARTITION_ENROLLMENT, PARTITION_BILLING_PERIOD]
         } else {
             &[PARTITION_ENROLLMENT]
@@ -1119,49 +1224,72 @@ pub fn block_size(unit: &str) -> u64 {
     digits.parse().unwrap_or(1).max(1)
 }
 
+/// A column's type as README shows it.
+fn type_name(field: &Field) -> String {
+    let ty = match field.kind {
+        Kind::Decimal => format!("decimal({DECIMAL_PRECISION},{DECIMAL_SCALE})"),
+        Kind::Text => "string".into(),
+        Kind::Json => "string (JSON)".into(),
+        Kind::Structured => "string (JSON array)".into(),
+        Kind::Int64 => "int64".into(),
+        Kind::Date => "date".into(),
+        Kind::Timestamp => "timestamp(µs, UTC)".into(),
+        Kind::Bool => "boolean".into(),
+        Kind::TagsMap => "map<string,string>".into(),
+    };
+    if field.nullable {
+        ty
+    } else {
+        format!("{ty} not null")
+    }
+}
+
 /// A Markdown table of every dataset's columns, for README (generated, never written by hand).
 pub fn markdown_columns() -> String {
     let mut out = String::new();
     for d in Dataset::ALL {
         out.push_str(&format!("### `{}`\n\n{}\n\n", d.name(), d.doc()));
-        out.push_str(
-            "| column | type | API field (v3) | v1 / v2 | description |\n|---|---|---|---|---|\n",
-        );
+        if d.from_exports() {
+            out.push_str(
+                "| column | type | export header | other spellings | description |\n|---|---|---|---|---|\n",
+            );
+        } else {
+            out.push_str(
+                "| column | type | API field (v3) | v1 / v2 | description |\n|---|---|---|---|---|\n",
+            );
+        }
         for field in d.fields() {
-            let ty = match field.kind {
-                Kind::Decimal => format!("decimal({DECIMAL_PRECISION},{DECIMAL_SCALE})"),
-                Kind::Text => "string".into(),
-                Kind::Json => "string (JSON)".into(),
-                Kind::Structured => "string (JSON array)".into(),
-                Kind::Int64 => "int64".into(),
-                Kind::Date => "date".into(),
-                Kind::Timestamp => "timestamp(µs, UTC)".into(),
-                Kind::Bool => "boolean".into(),
-                Kind::TagsMap => "map<string,string>".into(),
-            };
-            let ty = if field.nullable {
-                ty
-            } else {
-                format!("{ty} not null")
-            };
             let api = if field.api.is_empty() {
                 "(derived)".to_string()
             } else {
                 format!("`{}`", field.api)
             };
-            let versions = match (
-                field.api_name(ApiVersion::V1),
-                field.api_name(ApiVersion::V2),
-            ) {
-                _ if field.api.is_empty() => "–".to_string(),
-                (Some(v1), Some(_)) if v1 != field.api => format!("v1 `{v1}`; v2 ✓"),
-                (Some(_), Some(_)) => "✓ / ✓".to_string(),
-                (None, Some(_)) => "– / ✓".to_string(),
-                (_, None) => "– / –".to_string(),
+            let versions = if d.from_exports() {
+                let names: Vec<String> = field.aliases.iter().map(|a| format!("`{a}`")).collect();
+                if names.is_empty() {
+                    "–".to_string()
+                } else {
+                    names.join(", ")
+                }
+            } else {
+                match (
+                    field.api_name(ApiVersion::V1),
+                    field.api_name(ApiVersion::V2),
+                ) {
+                    _ if field.api.is_empty() => "–".to_string(),
+                    (Some(v1), Some(_)) if v1 != field.api => format!("v1 `{v1}`; v2 ✓"),
+                    (Some(_), Some(_)) => "✓ / ✓".to_string(),
+                    (None, Some(_)) => "– / ✓".to_string(),
+                    (_, None) => "– / –".to_string(),
+                }
             };
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} |\n",
-                field.column, ty, api, versions, field.doc
+                field.column,
+                type_name(field),
+                api,
+                versions,
+                field.doc.replace('|', "\\|")
             ));
         }
         let parts: Vec<String> = d
@@ -1181,17 +1309,22 @@ pub fn markdown_columns() -> String {
 mod tests {
     use super::*;
 
+    /// camelCase to snake_case; an acronym is one word (`MeterID` → `meter_id`, `SKU` → `sku`).
     fn snake(s: &str) -> String {
+        let chars: Vec<char> = s.chars().collect();
         let mut out = String::new();
-        for (i, c) in s.chars().enumerate() {
-            if c.is_ascii_uppercase() {
-                if i > 0 {
+        for (i, &c) in chars.iter().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                let prev = chars[i - 1];
+                let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+                if prev.is_ascii_lowercase()
+                    || prev.is_ascii_digit()
+                    || (prev.is_ascii_uppercase() && next_lower)
+                {
                     out.push('_');
                 }
-                out.push(c.to_ascii_lowercase());
-            } else {
-                out.push(c);
             }
+            out.push(c.to_ascii_lowercase());
         }
         out
     }

@@ -286,6 +286,7 @@ pub async fn run(opts: SyncOptions) -> Result<SyncReport, SyncError> {
     // The period list decides what exists; it is small and always fetched (with its ETag).
     let list_key = PartitionKey {
         dataset: Dataset::BillingPeriods,
+        cost_type: None,
         enrollment: opts.enrollment.to_string(),
         period: None,
     };
@@ -368,6 +369,7 @@ pub async fn run(opts: SyncOptions) -> Result<SyncReport, SyncError> {
             let key = PartitionKey {
                 dataset,
                 enrollment: opts.enrollment.to_string(),
+                cost_type: None,
                 period: Some(period.id),
             };
             let previous = manifest.get(&key);
@@ -492,7 +494,7 @@ fn unit_url(run: &Run, unit: &Unit) -> (Url, ApiVersion) {
         (Dataset::BalanceSummary, _) => {
             format!("enrollments/{e}/billingPeriods/{p}/balancesummary")
         }
-        (Dataset::BillingPeriods, _) => unreachable!("the period list is not a unit"),
+        (other, _) => unreachable!("{} is not a sync unit", other.name()),
     };
     let (path, query) = path
         .split_once('?')
@@ -580,7 +582,7 @@ async fn run_unit(run: &Run, unit: Unit) -> UnitReport {
             fetch_streamed(run, &unit, &meter, &mut retries).await
         }
         Dataset::BalanceSummary => fetch_balance(run, &unit, &mut retries).await,
-        Dataset::BillingPeriods => unreachable!("the period list is not a unit"),
+        other => unreachable!("{} is not a sync unit", other.name()),
     };
     let outcome = match result {
         Ok(Some((rows, bytes))) => Outcome::Fetched { rows, bytes },
@@ -669,6 +671,8 @@ impl Sink {
             api_version: version.prefix().to_string(),
             closed,
             source: "ea-api".into(),
+            cost_type: None,
+            submitted: None,
         };
         run.lake.record(key, entry).await?;
         Ok((written.rows, written.bytes))

@@ -3,6 +3,7 @@
 //! gzip, `nextLink` paging, injected faults, and its own Swagger document, all serving a
 //! deterministic synthetic enrollment generated row by row as pages are requested.
 
+pub mod exports;
 pub mod generator;
 mod render;
 pub mod swagger;
@@ -137,6 +138,11 @@ impl Default for EmulatorConfig {
 }
 
 impl EmulatorConfig {
+    /// The synthetic enrollment this configuration serves (and exports).
+    pub fn enrollment(&self) -> Enrollment {
+        Enrollment::new(self.spec())
+    }
+
     fn spec(&self) -> EnrollmentSpec {
         let today = self.today.unwrap_or_else(|| Utc::now().date_naive());
         EnrollmentSpec {

@@ -192,7 +192,7 @@ pub fn document(version: ApiVersion, host: &str) -> Value {
         paths.insert(format!("/{v}{}", route.path), op);
     }
     let mut definitions = Map::new();
-    for dataset in Dataset::ALL {
+    for dataset in Dataset::API {
         definitions.insert(
             dataset.swagger_definition().to_string(),
             definition(dataset, version),

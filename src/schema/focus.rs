@@ -1,6 +1,8 @@
-//! The `focus` view: usage details and marketplace charges in FinOps FOCUS 1.0 columns. Each
-//! column says how it is computed from either dataset and why; the view's SQL and README's
-//! mapping table are both generated from this one table.
+//! The `focus` view: every cost in FinOps FOCUS 1.0 columns, from whichever source a billing
+//! account and period has, and from one source only: native FOCUS exports (`focus_costs`),
+//! else actual-cost exports (`cost_details`), else the EA API's usage details and marketplace
+//! charges. Each column says how it is computed from each source and why; the view's SQL and
+//! README's mapping table are both generated from this one table.
 
 use crate::schema::{DECIMAL_PRECISION, DECIMAL_SCALE};
 
@@ -15,6 +17,10 @@ pub struct FocusColumn {
     pub usage: &'static str,
     /// SQL over marketplace charges (`m`) and the period's currency (`b`).
     pub marketplace: &'static str,
+    /// SQL over actual-cost export rows (`c`).
+    pub exported: &'static str,
+    /// SQL over native FOCUS export rows (`f`).
+    pub native: &'static str,
     pub why: &'static str,
 }
 
@@ -22,12 +28,16 @@ const fn col(
     name: &'static str,
     usage: &'static str,
     marketplace: &'static str,
+    exported: &'static str,
+    native: &'static str,
     why: &'static str,
 ) -> FocusColumn {
     FocusColumn {
         name,
         usage,
         marketplace,
+        exported,
+        native,
         why,
     }
 }
@@ -42,281 +52,375 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
         "BilledCost",
         "u.cost",
         "m.extended_cost",
+        "c.cost_in_billing_currency",
+        "f.billed_cost",
         "What the invoice charges. The EA API reports actual cost: each row's `cost` (`extendedCost` in v1).",
     ),
     col(
         "EffectiveCost",
         "u.cost",
         "m.extended_cost",
+        "c.cost_in_billing_currency",
+        "f.effective_cost",
         "Equal to BilledCost: the EA API has no amortized view and reservation purchases are not usage rows, so there is nothing to spread.",
     ),
     col(
         "ListCost",
         "CAST(NULL AS {dec})",
         "CAST(NULL AS {dec})",
+        "CAST(c.quantity * c.pay_g_price AS {dec})",
+        "f.list_cost",
         "Null: EA data carries only negotiated prices; the retail price (PayGPrice) comes with Cost Management exports.",
     ),
     col(
         "ContractedCost",
         "CAST(u.consumed_quantity * CAST(s.unit_price / unit_block_size(s.unit_of_measure) AS {dec}) AS {dec})",
         "m.extended_cost",
+        "CAST(c.quantity * c.unit_price AS {dec})",
+        "f.contracted_cost",
         "ConsumedQuantity × ContractedUnitPrice. Null where the period's price sheet lacks the meter or lists it at more than one price. It differs from BilledCost where a meter is billed below the sheet.",
     ),
     col(
         "ContractedUnitPrice",
         "CAST(s.unit_price / unit_block_size(s.unit_of_measure) AS {dec})",
         "m.resource_rate",
+        "c.unit_price",
+        "f.contracted_unit_price",
         "The price sheet's price per block divided by the block (`100 Hours` → per hour), so it multiplies ConsumedQuantity. Marketplace rates are the contract.",
     ),
     col(
         "BillingAccountId",
         "u.enrollment",
         "m.enrollment",
+        "c.billing_account",
+        "f.billing_account",
         "The enrollment number (the `enrollment` partition).",
     ),
     col(
         "BillingCurrency",
         "b.currency_code",
         "b.currency_code",
+        "c.billing_currency_code",
+        "f.billing_currency",
         "From the period's balance summary: usage rows carry no currency, and an enrollment bills in one.",
     ),
     col(
         "BillingPeriodStart",
         "{period_start}",
         "{period_start}",
+        "{period_start}",
+        "f.billing_period_start",
         "First instant (UTC) of the billing month the row was synced under.",
     ),
     col(
         "BillingPeriodEnd",
         "arrow_cast({period_start} + INTERVAL '1 month', '{ts}')",
         "arrow_cast({period_start} + INTERVAL '1 month', '{ts}')",
+        "arrow_cast({period_start} + INTERVAL '1 month', '{ts}')",
+        "f.billing_period_end",
         "First instant of the next month: FOCUS ends are exclusive.",
     ),
     col(
         "ChargePeriodStart",
         "arrow_cast(u.date, '{ts}')",
         "arrow_cast(m.usage_start_date, '{ts}')",
+        "arrow_cast(c.date, '{ts}')",
+        "f.charge_period_start",
         "Usage rows are daily: the day at 00:00 UTC.",
     ),
     col(
         "ChargePeriodEnd",
         "arrow_cast(arrow_cast(u.date, '{ts}') + INTERVAL '1 day', '{ts}')",
         "arrow_cast(coalesce(date_trunc('day', m.usage_end_date + INTERVAL '1 second'), m.usage_start_date + INTERVAL '1 day'), '{ts}')",
+        "arrow_cast(arrow_cast(c.date, '{ts}') + INTERVAL '1 day', '{ts}')",
+        "f.charge_period_end",
         "Exclusive. Marketplace ends are inclusive (`23:59:59`), so one second is added and the day truncated.",
     ),
     col(
         "ChargeCategory",
         "'Usage'",
         "CASE WHEN m.is_recurring_charge THEN 'Purchase' ELSE 'Usage' END",
+        "CASE WHEN c.charge_type IN ('Purchase', 'Refund') THEN 'Purchase' WHEN c.charge_type = 'Tax' THEN 'Tax' WHEN c.charge_type = 'RoundingAdjustment' THEN 'Adjustment' ELSE 'Usage' END",
+        "f.charge_category",
         "Usage details are usage. A recurring marketplace charge is a subscription fee, which FOCUS files as a purchase.",
     ),
     col(
         "ChargeFrequency",
         "'Usage-Based'",
         "CASE WHEN m.is_recurring_charge THEN 'Recurring' ELSE 'Usage-Based' END",
+        "CASE c.frequency WHEN 'OneTime' THEN 'One-Time' WHEN 'Recurring' THEN 'Recurring' ELSE 'Usage-Based' END",
+        "f.charge_frequency",
         "From `isRecurringCharge` (v3); null there means usage-based.",
     ),
     col(
         "ChargeDescription",
         "u.product",
         "concat(m.offer_name, ' - ', m.plan_name)",
+        "c.product_name",
+        "f.charge_description",
         "The EA product text; offer and plan for marketplace.",
     ),
     col(
         "ProviderName",
         "'Microsoft'",
         "'Microsoft'",
+        "'Microsoft'",
+        "f.provider_name",
         "Azure makes both available.",
     ),
     col(
         "PublisherName",
         "'Microsoft'",
         "m.publisher_name",
+        "c.publisher_name",
+        "f.publisher_name",
         "The marketplace publisher produces the offer.",
     ),
     col(
         "InvoiceIssuerName",
         "'Microsoft'",
         "'Microsoft'",
+        "'Microsoft'",
+        "f.invoice_issuer_name",
         "EA invoices come from Microsoft, marketplace included.",
     ),
     col(
         "ServiceName",
         "coalesce(u.service_name, u.meter_category)",
         "m.offer_name",
+        "c.meter_category",
+        "f.service_name",
         "The meter category is the EA's service (v3's `serviceName` repeats it; earlier versions lack it). The offer is the marketplace's.",
     ),
     col(
         "ServiceCategory",
         "{service_category}",
         "'Other'",
+        "{service_category}",
+        "f.service_category",
         "FOCUS's fixed list, from the meter category; categories not listed and marketplace offers are `Other`.",
     ),
     col(
         "ResourceId",
         "u.instance_id",
         "m.instance_id",
+        "c.resource_id",
+        "f.resource_id",
         "The ARM resource id as sent (older rows may carry a bare name).",
     ),
     col(
         "ResourceName",
         "regexp_replace(u.instance_id, '^.*/', '')",
         "regexp_replace(m.instance_id, '^.*/', '')",
+        "coalesce(c.resource_name, regexp_replace(c.resource_id, '^.*/', ''))",
+        "f.resource_name",
         "The last segment of the resource id.",
     ),
     col(
         "RegionId",
         "u.resource_location",
         "CAST(NULL AS VARCHAR)",
+        "c.resource_location",
+        "f.region_id",
         "The resource's location as the API sends it (`eastus`); marketplace rows have none.",
     ),
     col(
         "RegionName",
         "coalesce(u.location, u.meter_region)",
         "CAST(NULL AS VARCHAR)",
+        "c.meter_region",
+        "f.region_name",
         "The display region (`US East`): v3's `location`, else the meter's region.",
     ),
     col(
         "SubAccountId",
         "u.subscription_guid",
         "m.subscription_guid",
+        "c.subscription_id",
+        "f.sub_account_id",
         "EA subscriptions are FOCUS sub-accounts; the GUID, not the legacy numeric id.",
     ),
     col(
         "SubAccountName",
         "u.subscription_name",
         "m.subscription_name",
+        "c.subscription_name",
+        "f.sub_account_name",
         "",
     ),
     col(
         "ConsumedQuantity",
         "u.consumed_quantity",
         "m.consumed_quantity",
+        "c.quantity",
+        "f.consumed_quantity",
         "In the meter's base unit (hours for a `100 Hours` meter).",
     ),
     col(
         "ConsumedUnit",
         "{unit_name}",
         "{unit_name}",
+        "{unit_name}",
+        "f.consumed_unit",
         "The unit of measure without its block size: `100 Hours` → `Hours`, `10,000 s` → `s`, `1/Month` → `Month`.",
     ),
     col(
         "PricingQuantity",
         "u.consumed_quantity",
         "m.consumed_quantity",
+        "c.quantity",
+        "f.pricing_quantity",
         "Prices are stated per base unit here (see ContractedUnitPrice), so it equals ConsumedQuantity.",
     ),
     col(
         "PricingUnit",
         "{unit_name}",
         "{unit_name}",
+        "{unit_name}",
+        "f.pricing_unit",
         "As ConsumedUnit; the block is in x_PricingBlockSize.",
     ),
     col(
         "SkuId",
         "u.part_number",
         "m.plan_name",
+        "c.part_number",
+        "f.sku_id",
         "The part number (v3) identifies what is sold; for marketplace, the plan.",
     ),
     col(
         "SkuPriceId",
         "u.meter_id",
         "m.meter_id",
+        "c.meter_id",
+        "f.sku_price_id",
         "The meter: what the price sheet prices.",
     ),
     col(
         "Tags",
         "CASE WHEN u.tags_map IS NULL THEN NULL ELSE u.tags END",
         "CASE WHEN m.tags_map IS NULL THEN NULL ELSE m.tags END",
+        "CASE WHEN c.tags_map IS NULL THEN NULL ELSE c.tags END",
+        "CASE WHEN f.tags_map IS NULL THEN NULL ELSE f.tags END",
         "The JSON object as sent; null when the API sent none, an empty string or something not an object.",
     ),
     col(
         "x_AccountName",
         "u.account_name",
         "m.account_name",
+        "c.account_name",
+        "f.x_account_name",
         "EA enrollment account: no FOCUS home (Microsoft's exports use the same name).",
     ),
     col(
         "x_AccountOwnerId",
         "u.account_owner_email",
         "m.account_owner_id",
+        "c.account_owner_id",
+        "f.x_account_owner_id",
         "",
     ),
     col(
         "x_InvoiceSectionId",
         "u.department_id",
         "m.department_id",
+        "c.invoice_section_id",
+        "f.x_invoice_section_id",
         "EA departments became invoice sections (Microsoft's migration mapping).",
     ),
     col(
         "x_InvoiceSectionName",
         "u.department_name",
         "m.department_name",
+        "c.invoice_section_name",
+        "f.x_invoice_section_name",
         "The department.",
     ),
     col(
         "x_CostCenter",
         "CAST(NULL AS VARCHAR)",
         "m.cost_center",
+        "c.cost_center",
+        "f.x_cost_center",
         "Only marketplace charges carry it in the EA API.",
     ),
     col(
         "x_ResourceGroupName",
         "u.resource_group",
         "m.resource_group",
+        "c.resource_group",
+        "f.x_resource_group_name",
         "",
     ),
     col(
         "x_SkuMeterCategory",
         "u.meter_category",
         "CAST(NULL AS VARCHAR)",
+        "c.meter_category",
+        "f.x_sku_meter_category",
         "",
     ),
     col(
         "x_SkuMeterSubcategory",
         "u.meter_sub_category",
         "CAST(NULL AS VARCHAR)",
+        "c.meter_sub_category",
+        "f.x_sku_meter_subcategory",
         "",
     ),
     col(
         "x_SkuMeterName",
         "u.meter_name",
         "CAST(NULL AS VARCHAR)",
+        "c.meter_name",
+        "f.sku_meter",
         "",
     ),
     col(
         "x_SkuOfferId",
         "u.offer_id",
         "CAST(NULL AS VARCHAR)",
+        "c.offer_id",
+        "f.x_sku_offer_id",
         "The Azure offer (`MS-AZR-0017P`, v3).",
     ),
     col(
         "x_SkuIsCreditEligible",
         "NOT u.charges_billed_separately",
         "false",
+        "c.is_azure_credit_eligible",
+        "f.x_sku_is_credit_eligible",
         "The inverse of `chargesBilledSeparately` (v3): whether the monetary commitment pays for it. Marketplace never draws on it.",
     ),
     col(
         "x_EffectiveUnitPrice",
         "u.resource_rate",
         "m.resource_rate",
+        "c.effective_price",
+        "f.x_effective_unit_price",
         "The rate actually billed per base unit.",
     ),
     col(
         "x_PricingBlockSize",
         "unit_block_size(u.unit_of_measure)",
         "unit_block_size(m.unit_of_measure)",
+        "unit_block_size(c.unit_of_measure)",
+        "CAST(f.x_pricing_block_size AS BIGINT)",
         "The number the unit of measure starts with (`10,000 s` → 10000).",
     ),
     col(
         "x_PricingUnitDescription",
         "u.unit_of_measure",
         "m.unit_of_measure",
+        "c.unit_of_measure",
+        "f.x_pricing_unit_description",
         "The unit of measure as sent.",
     ),
     col(
         "x_ConsumedService",
         "u.consumed_service",
+        "CAST(NULL AS VARCHAR)",
+        "c.consumed_service",
         "CAST(NULL AS VARCHAR)",
         "The resource provider (`Microsoft.Compute`).",
     ),
@@ -324,18 +428,24 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
         "x_AdditionalInfo",
         "u.additional_info",
         "m.additional_info",
+        "c.additional_info",
+        "f.x_sku_details",
         "Service-specific JSON as sent.",
     ),
     col(
         "x_SourceDataset",
         "'usage_details'",
         "'marketplace_charges'",
+        "'cost_details'",
+        "'focus_costs'",
         "Which lake table the row comes from.",
     ),
     col(
         "x_BillingPeriod",
         "u.billing_period",
         "m.billing_period",
+        "c.billing_period",
+        "f.billing_period",
         "The `billing_period` partition (`yyyyMM`): filtering on it reads only that period's files.",
     ),
 ];
@@ -447,8 +557,10 @@ fn expand(template: &str, alias: &str) -> String {
         .replace(TS, ts)
 }
 
-/// `CREATE VIEW focus AS …`: usage details (with the period's unambiguous price-sheet prices
-/// and currency) and marketplace charges (with the currency), one FOCUS row each.
+/// `CREATE VIEW focus AS …`: native FOCUS export rows; actual-cost export rows of the billing
+/// accounts and periods that have no native FOCUS; and usage details (with the period's
+/// unambiguous price-sheet prices and currency) and marketplace charges of those that have
+/// neither. A period is answered by one source, so no cost is counted twice.
 pub fn view_sql() -> String {
     let select = |side: fn(&FocusColumn) -> &'static str, alias: &str| -> String {
         FOCUS_COLUMNS
@@ -465,12 +577,28 @@ pub fn view_sql() -> String {
                  HAVING count(DISTINCT unit_price) = 1 AND count(DISTINCT unit_of_measure) = 1";
     let currency = "SELECT enrollment, billing_period, max(currency_code) AS currency_code \
                     FROM balance_summary GROUP BY enrollment, billing_period";
+    let native = "SELECT DISTINCT billing_account, billing_period FROM focus_costs";
+    let exported = "cost_details WHERE cost_type = 'actual'";
+    let covered = format!(
+        "SELECT billing_account, billing_period FROM focus_costs \
+         UNION SELECT billing_account, billing_period FROM {exported}"
+    );
     format!(
-        "CREATE VIEW {FOCUS_VIEW} AS\nSELECT\n{}\nFROM usage_details u\n\
+        "CREATE VIEW {FOCUS_VIEW} AS\nSELECT\n{}\nFROM focus_costs f\n\
+         UNION ALL\nSELECT\n{}\nFROM cost_details c\n\
+         LEFT JOIN ({native}) nf ON nf.billing_account = c.billing_account AND nf.billing_period = c.billing_period\n\
+         WHERE c.cost_type = 'actual' AND nf.billing_account IS NULL\n\
+         UNION ALL\nSELECT\n{}\nFROM usage_details u\n\
          LEFT JOIN ({sheet}) s ON s.enrollment = u.enrollment AND s.billing_period = u.billing_period AND s.meter_id = u.meter_id\n\
          LEFT JOIN ({currency}) b ON b.enrollment = u.enrollment AND b.billing_period = u.billing_period\n\
+         LEFT JOIN (SELECT DISTINCT * FROM ({covered})) x ON x.billing_account = u.enrollment AND x.billing_period = u.billing_period\n\
+         WHERE x.billing_account IS NULL\n\
          UNION ALL\nSELECT\n{}\nFROM marketplace_charges m\n\
-         LEFT JOIN ({currency}) b ON b.enrollment = m.enrollment AND b.billing_period = m.billing_period",
+         LEFT JOIN ({currency}) b ON b.enrollment = m.enrollment AND b.billing_period = m.billing_period\n\
+         LEFT JOIN (SELECT DISTINCT * FROM ({covered})) x ON x.billing_account = m.enrollment AND x.billing_period = m.billing_period\n\
+         WHERE x.billing_account IS NULL",
+        select(|c| c.native, "f"),
+        select(|c| c.exported, "c"),
         select(|c| c.usage, "u"),
         select(|c| c.marketplace, "m"),
     )
@@ -479,7 +607,7 @@ pub fn view_sql() -> String {
 /// README's mapping table.
 pub fn markdown() -> String {
     let mut out = String::from(
-        "| FOCUS column | from `usage_details` | from `marketplace_charges` | why |\n|---|---|---|---|\n",
+        "| FOCUS column | from `usage_details` | from `marketplace_charges` | from `cost_details` (actual) | from `focus_costs` | why |\n|---|---|---|---|---|---|\n",
     );
     let shown = |sql: &str| -> String {
         let text = sql
@@ -493,10 +621,12 @@ pub fn markdown() -> String {
     };
     for c in FOCUS_COLUMNS {
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} |\n",
             c.name,
             shown(c.usage),
             shown(c.marketplace),
+            shown(c.exported),
+            shown(c.native),
             c.why
         ));
     }

@@ -53,7 +53,7 @@ pub fn sync_options(emu: &Emulator, lake: &Path) -> SyncOptions {
         key: ApiKey::new(DEMO_KEY).unwrap(),
         lake: lake.display().to_string(),
         periods: PeriodSelection::All,
-        datasets: Dataset::ALL.to_vec(),
+        datasets: Dataset::API.to_vec(),
         jobs: 4,
         refresh: false,
         settle: chrono::Duration::days(30),

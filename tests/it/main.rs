@@ -3,6 +3,7 @@
 mod common;
 mod demo;
 mod emulator;
+mod ingest;
 mod interop;
 mod object_store;
 mod query;

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use costlake::emulator::{DEMO_KEY, Emulator};
 
 use crate::common::{config, start, usage_by_period};
+use crate::ingest::charges_by_period;
 use crate::query::{dec, parse_csv};
 use crate::tools::{self, AZURITE_KEY, Server};
 
@@ -189,4 +190,85 @@ async fn a_lake_in_s3() {
         ("AWS_ENDPOINT_URL", moto.url()),
     ];
     sync_and_check(&emu, "s3://finops-lake/costs", &env, &[DEMO_KEY, secret]);
+}
+
+/// Cost Management exports in a container, ingested over `az://` into a lake in the same
+/// account: exact totals per period, each counted once, and nothing secret printed.
+#[test]
+fn exports_in_azure_blob_storage() {
+    let azurite = tools::azurite();
+    tools::azurite_container(&azurite, "exports");
+    let env = azurite_env(&azurite);
+    let written = costlake(
+        &[
+            "emulate",
+            "--exports",
+            "az://exports/cost-management",
+            "--periods",
+            "3",
+            "--last-period",
+            "202403",
+            "--seed",
+            "7",
+            "--rows-per-period",
+            "1500",
+            "--part-rows",
+            "600",
+        ],
+        &env,
+    );
+    assert!(
+        ok(&written).contains("wrote 23 export runs"),
+        "{}",
+        ok(&written)
+    );
+
+    let lake = "az://exports/costlake/lake";
+    let ingest = costlake(
+        &[
+            "ingest",
+            "--source",
+            "az://exports/cost-management",
+            "--lake",
+            lake,
+        ],
+        &env,
+    );
+    let report = ok(&ingest);
+    assert_no_secrets(&ingest, &[AZURITE_KEY]);
+    assert!(
+        report.contains("23 runs found; 11 partitions ingested"),
+        "{report}"
+    );
+
+    let out = costlake(
+        &[
+            "sql",
+            "--lake",
+            lake,
+            "--format",
+            "csv",
+            "SELECT billing_period, count(*) AS n, sum(cost_in_billing_currency) AS cost \
+             FROM cost_details WHERE cost_type = 'actual' GROUP BY 1 ORDER BY 1",
+        ],
+        &env,
+    );
+    let rows = parse_csv(&ok(&out), ',');
+    let got: BTreeMap<String, (u64, i128)> = rows[1..]
+        .iter()
+        .map(|r| (r[0].clone(), (r[1].parse().unwrap(), dec(&r[2]))))
+        .collect();
+    assert_eq!(got, charges_by_period(&config(1500).enrollment()));
+
+    let again = costlake(
+        &[
+            "ingest",
+            "--source",
+            "az://exports/cost-management",
+            "--lake",
+            lake,
+        ],
+        &env,
+    );
+    assert!(ok(&again).contains("11 unchanged"), "{}", ok(&again));
 }

@@ -390,7 +390,7 @@ async fn the_repl_completes_continues_survives_errors_and_cancels() {
     // when the line editor takes the terminal.
     let steps = serde_json::json!([
         {"expect": "costlake> "},
-        {"send": "SELECT count(*) AS n FROM usage_d\t"},
+        {"send": "SELECT count(*) AS n FROM usage_de\t"},
         {"expect": "usage_details"},
         {"send": "\r"},
         {"expect": "... "},

@@ -1,0 +1,387 @@
+//! Tables of text cells (export CSV files, and Parquet parts seen as text) into Arrow batches of
+//! a dataset: columns found by header, whatever their order or spelling, each cell read as
+//! exactly and leniently as the API's JSON values are.
+
+use arrow::record_batch::RecordBatch;
+
+use super::{Columns, DecodeError, Scalar, append};
+use crate::schema::{Col, Dataset, Field};
+
+/// A header as matched: lower case, without spaces, underscores and hyphens, so `MeterSubCategory`,
+/// `Meter Sub-Category` and `meter_sub_category` are one name.
+pub fn header_key(header: &str) -> String {
+    header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Decodes rows of cells into batches of one dataset.
+pub struct TableDecoder {
+    fields: &'static [Field],
+    columns: Columns,
+    /// For each field, the cell index it is read from (None: the file lacks it; null).
+    sources: Vec<Option<usize>>,
+    /// For each field, the header the file gives it, for error messages.
+    source_headers: Vec<String>,
+    /// Headers that match no column, kept for a warning.
+    unknown: Vec<String>,
+    row_number: u64,
+    /// Decimals that had non-zero digits beyond the lake's twelve places, rounded half to even.
+    rounded: u64,
+}
+
+impl TableDecoder {
+    /// A decoder for files with these headers. A header that matches a field's newest name
+    /// wins over one that matches an older spelling.
+    pub fn new(dataset: Dataset, headers: &[&str]) -> TableDecoder {
+        let fields = dataset.fields();
+        let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
+        let mut sources = vec![None; fields.len()];
+        let mut used = vec![false; headers.len()];
+        for (i, field) in fields.iter().enumerate() {
+            if field.derived_from.is_some() {
+                continue;
+            }
+            let names = std::iter::once(field.api).chain(field.aliases.iter().copied());
+            if let Some(cell) = names
+                .map(header_key)
+                .find_map(|name| keys.iter().position(|k| *k == name))
+            {
+                sources[i] = Some(cell);
+                used[cell] = true;
+            }
+        }
+        let source_headers = fields
+            .iter()
+            .zip(&sources)
+            .map(|(f, s)| match s {
+                Some(cell) => headers[*cell]
+                    .trim()
+                    .trim_start_matches('\u{feff}')
+                    .to_string(),
+                None => f.api.to_string(),
+            })
+            .collect();
+        let unknown = headers
+            .iter()
+            .zip(&used)
+            .filter(|(h, used)| !**used && !h.trim().is_empty())
+            .map(|(h, _)| h.trim().trim_start_matches('\u{feff}').to_string())
+            .collect();
+        TableDecoder {
+            fields,
+            columns: Columns::new(dataset),
+            sources,
+            source_headers,
+            unknown,
+            // Rows are counted from 1, the first after the header.
+            row_number: 1,
+            rounded: 0,
+        }
+    }
+
+    /// Headers that no column of the dataset takes.
+    pub fn unknown_headers(&self) -> &[String] {
+        &self.unknown
+    }
+
+    /// How many of the dataset's columns the headers fill.
+    pub fn matched_columns(&self) -> usize {
+        self.sources.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// Decimals so far that carried non-zero digits beyond the lake's scale.
+    pub fn rounded(&self) -> u64 {
+        self.rounded
+    }
+
+    /// Rows decoded and not yet taken by [`TableDecoder::finish`].
+    pub fn buffered_rows(&self) -> usize {
+        self.columns.rows
+    }
+
+    /// Decodes one row. An empty cell (or the literal `NULL` some FOCUS files print) is null.
+    pub fn push_record(&mut self, cells: &[&str]) -> Result<(), DecodeError> {
+        let row = self.row_number;
+        let mut tags: Option<String> = None;
+        for (i, field) in self.fields.iter().enumerate() {
+            if field.derived_from.is_some() {
+                continue;
+            }
+            let text = self.sources[i]
+                .and_then(|c| cells.get(c))
+                .copied()
+                .filter(|t| !t.is_empty() && *t != "NULL");
+            let text = match text {
+                // EA exports print tags without their outer braces: `"env": "prod"`.
+                Some(t) if field.col == Col::Tags && !t.trim_start().starts_with('{') => {
+                    Some(std::borrow::Cow::Owned(format!("{{{t}}}")))
+                }
+                Some(t) => Some(std::borrow::Cow::Borrowed(t)),
+                None => None,
+            };
+            if field.col == Col::Tags {
+                tags = text.as_deref().map(str::to_string);
+            }
+            let value = match &text {
+                Some(t) => Scalar::Str(std::borrow::Cow::Borrowed(t.as_ref())),
+                None => Scalar::Null,
+            };
+            let appended = append(
+                &mut self.columns.builders[i],
+                field.kind,
+                &value,
+                &mut self.rounded,
+            )
+            .map_err(|reason| DecodeError::Value {
+                row,
+                field: self.source_headers[i].clone(),
+                value: text.as_deref().unwrap_or("").chars().take(80).collect(),
+                reason,
+            })?;
+            if !appended && !field.nullable {
+                return Err(DecodeError::Missing {
+                    row,
+                    field: self.source_headers[i].clone(),
+                });
+            }
+        }
+        self.columns.end_row(tags.as_deref());
+        self.row_number += 1;
+        Ok(())
+    }
+
+    /// Takes the decoded rows as a batch (None when there are none).
+    pub fn finish(&mut self) -> Option<RecordBatch> {
+        self.columns.finish()
+    }
+}
+
+/// Splits CSV bytes into records as they arrive, in any chunking: `"` quotes, `""` escapes,
+/// line breaks inside quotes, CRLF or LF, and a UTF-8 byte order mark before the header.
+pub struct CsvSplitter {
+    reader: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    out_len: usize,
+    end_len: usize,
+    at_start: bool,
+    head: Vec<u8>,
+    records: u64,
+}
+
+impl Default for CsvSplitter {
+    fn default() -> Self {
+        CsvSplitter::new()
+    }
+}
+
+impl CsvSplitter {
+    pub fn new() -> CsvSplitter {
+        CsvSplitter {
+            reader: csv_core::Reader::new(),
+            out: vec![0; 64 * 1024],
+            ends: vec![0; 256],
+            out_len: 0,
+            end_len: 0,
+            at_start: true,
+            head: Vec::new(),
+            records: 0,
+        }
+    }
+
+    /// Records found so far, the header included.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Feeds bytes, calling `on_record` with each whole record's cells.
+    pub fn feed<E: From<DecodeError>>(
+        &mut self,
+        input: &[u8],
+        mut on_record: impl FnMut(&[&str]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        const BOM: &[u8] = b"\xef\xbb\xbf";
+        let head;
+        let mut bytes = input;
+        // The first bytes wait until it is clear whether they are a byte order mark.
+        if self.at_start {
+            self.head.extend_from_slice(input);
+            if self.head.len() < BOM.len() && BOM.starts_with(&self.head) {
+                return Ok(());
+            }
+            self.at_start = false;
+            head = std::mem::take(&mut self.head);
+            let skip = if head.starts_with(BOM) { BOM.len() } else { 0 };
+            bytes = &head[skip..];
+        }
+        while !bytes.is_empty() {
+            self.step(&mut bytes, &mut on_record)?;
+        }
+        Ok(())
+    }
+
+    /// The end of the bytes: a last record without a line break is handed over.
+    pub fn finish<E: From<DecodeError>>(
+        &mut self,
+        mut on_record: impl FnMut(&[&str]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let head = std::mem::take(&mut self.head);
+        if self.at_start && !head.is_empty() {
+            self.at_start = false;
+            self.feed(&head, &mut on_record)?;
+        }
+        let mut input: &[u8] = &[];
+        // With no input, csv_core reads end of data: at most one record, then End.
+        for _ in 0..4 {
+            if !self.step(&mut input, &mut on_record)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One call into csv_core; false once it says the data ended.
+    fn step<E: From<DecodeError>>(
+        &mut self,
+        input: &mut &[u8],
+        on_record: &mut impl FnMut(&[&str]) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        use csv_core::ReadRecordResult as R;
+        let (result, read, written, ended) = self.reader.read_record(
+            input,
+            &mut self.out[self.out_len..],
+            &mut self.ends[self.end_len..],
+        );
+        *input = &input[read..];
+        self.out_len += written;
+        self.end_len += ended;
+        match result {
+            R::InputEmpty => {}
+            R::OutputFull => self.out.resize(self.out.len() * 2, 0),
+            R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+            R::Record => {
+                self.records += 1;
+                let record = &self.out[..self.out_len];
+                let text = std::str::from_utf8(record).map_err(|e| {
+                    DecodeError::Shape(format!(
+                        "line {} is not UTF-8 text (byte {} of the record)",
+                        self.records,
+                        e.valid_up_to()
+                    ))
+                })?;
+                let mut cells = Vec::with_capacity(self.end_len);
+                let mut start = 0;
+                for &end in &self.ends[..self.end_len] {
+                    cells.push(&text[start..end]);
+                    start = end;
+                }
+                on_record(&cells)?;
+                self.out_len = 0;
+                self.end_len = 0;
+            }
+            R::End => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Decimal128Type;
+
+    fn split(text: &[u8], chunk: usize) -> Vec<Vec<String>> {
+        let mut splitter = CsvSplitter::new();
+        let mut out = Vec::new();
+        for piece in text.chunks(chunk) {
+            splitter
+                .feed::<DecodeError>(piece, |cells| {
+                    out.push(cells.iter().map(|c| c.to_string()).collect());
+                    Ok(())
+                })
+                .unwrap();
+        }
+        splitter
+            .finish::<DecodeError>(|cells| {
+                out.push(cells.iter().map(|c| c.to_string()).collect());
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn splits_quoted_csv_with_a_bom_in_any_chunking() {
+        let csv = "\u{feff}A,B,Tags\r\n1,\"x, \"\"y\"\"\",\"\"\"env\"\": \"\"prod\"\"\"\n2,\"two\nlines\",\n3,,last";
+        for chunk in [1, 2, 5, 1000] {
+            let records = split(csv.as_bytes(), chunk);
+            assert_eq!(records.len(), 4, "chunk {chunk}");
+            assert_eq!(records[0], ["A", "B", "Tags"]);
+            assert_eq!(records[1], ["1", "x, \"y\"", "\"env\": \"prod\""]);
+            assert_eq!(records[2], ["2", "two\nlines", ""]);
+            assert_eq!(records[3], ["3", "", "last"]);
+        }
+    }
+
+    #[test]
+    fn maps_headers_by_name_and_reads_export_values() {
+        let headers = [
+            "Cost",
+            "Date",
+            "SubscriptionGuid",
+            "Tags",
+            "IsAzureCreditEligible",
+            "Something New",
+        ];
+        let mut d = TableDecoder::new(Dataset::CostDetails, &headers);
+        assert_eq!(d.unknown_headers(), ["Something New"]);
+        d.push_record(&[
+            "0.000011139",
+            "09/21/2023",
+            "abc",
+            "\"CostCenter\": \"1234\",\"env\": \"prod\"",
+            "True",
+            "x",
+        ])
+        .unwrap();
+        d.push_record(&["", "2023-09-22", "", "", "False", ""])
+            .unwrap();
+        let batch = d.finish().unwrap();
+        let schema = batch.schema();
+        let col = |name: &str| batch.column(schema.index_of(name).unwrap()).clone();
+        let cost = col("cost_in_billing_currency");
+        let cost = cost.as_primitive::<Decimal128Type>();
+        assert_eq!(cost.value(0), 11_139_000);
+        assert!(cost.is_null(1));
+        let tags = col("tags");
+        assert_eq!(
+            tags.as_string::<i32>().value(0),
+            "{\"CostCenter\": \"1234\",\"env\": \"prod\"}"
+        );
+        assert!(tags.is_null(1));
+        let map = col("tags_map");
+        assert_eq!(map.as_map().value(0).len(), 2);
+        let date = col("date");
+        let date = date.as_primitive::<arrow::datatypes::Date32Type>();
+        assert_eq!(date.value(1) - date.value(0), 1);
+        assert!(col("is_azure_credit_eligible").as_boolean().value(0));
+        assert!(col("subscription_id").as_string::<i32>().value(0) == "abc");
+    }
+
+    #[test]
+    fn a_bad_cell_names_its_row_and_column() {
+        let mut d = TableDecoder::new(Dataset::CostDetails, &["CostInBillingCurrency"]);
+        d.push_record(&["1.5"]).unwrap();
+        let err = d.push_record(&["1,5"]).unwrap_err().to_string();
+        assert!(
+            err.contains("row 2") && err.contains("`CostInBillingCurrency`"),
+            "{err}"
+        );
+    }
+}

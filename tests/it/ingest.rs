@@ -1,0 +1,589 @@
+//! `costlake ingest`, through the real binary: real export files from public projects wrapped
+//! in manifests (CSV, gzip and Parquet), and the emulator's export trees with every re-run
+//! pattern, ingested with exact totals and no double counting; the `focus` view of a lake built
+//! from exports equal to one built from the EA API; and bad input refused without loss.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+use costlake::emulator::exports::{ExportTreeOptions, focus_periods, write_tree};
+use costlake::emulator::generator::Enrollment;
+
+use crate::common::{config, synced_with};
+use crate::query::{costlake, dec, parse_csv, stdout};
+use crate::tools;
+
+const FIXTURES: &str = "/work/shared/fixtures";
+
+/// The fixtures folder: beside the checkout in CI (`../shared/fixtures`).
+fn fixtures() -> PathBuf {
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    if beside.exists() {
+        beside
+    } else {
+        PathBuf::from(FIXTURES)
+    }
+}
+
+/// One export run on disk: its parts and a manifest as Cost Management writes it.
+struct RunSpec<'a> {
+    export: &'a str,
+    export_type: &'a str,
+    data_version: &'a str,
+    scope: &'a str,
+    month: &'a str,
+    submitted: &'a str,
+    run_id: &'a str,
+    /// (file name, bytes, data rows)
+    parts: Vec<(String, Vec<u8>, u64)>,
+}
+
+fn write_run(root: &Path, run: &RunSpec) {
+    let folder = format!(
+        "{}/{}/{}01-{}28/{}/{}",
+        run.scope.trim_start_matches('/'),
+        run.export,
+        run.month.replace('-', ""),
+        run.month.replace('-', ""),
+        run.submitted
+            .replace(['-', 'T', ':'], "")
+            .get(..12)
+            .unwrap(),
+        run.run_id
+    );
+    std::fs::create_dir_all(root.join(&folder)).unwrap();
+    let mut blobs = Vec::new();
+    let (mut rows, mut bytes) = (0, 0);
+    for (name, data, n) in &run.parts {
+        std::fs::write(root.join(&folder).join(name), data).unwrap();
+        blobs.push(serde_json::json!({
+            "blobName": format!("{folder}/{name}"),
+            "byteCount": data.len(),
+            "dataRowCount": n,
+        }));
+        rows += n;
+        bytes += data.len();
+    }
+    let manifest = serde_json::json!({
+        "manifestVersion": "2024-04-01",
+        "byteCount": bytes,
+        "blobCount": run.parts.len(),
+        "dataRowCount": rows,
+        "exportConfig": {
+            "exportName": run.export,
+            "resourceId": format!("{}/providers/Microsoft.CostManagement/exports/{}", run.scope, run.export),
+            "dataVersion": run.data_version,
+            "apiVersion": "2023-07-01-preview",
+            "type": run.export_type,
+            "timeFrame": "MonthToDate",
+            "granularity": "Daily"
+        },
+        "deliveryConfig": {
+            "partitionData": true,
+            "dataOverwriteBehavior": "CreateNewReport",
+            "fileFormat": "Csv",
+            "compressionMode": "None",
+            "containerUri": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z",
+            "rootFolderPath": run.scope.trim_start_matches('/')
+        },
+        "runInfo": {
+            "executionType": "Scheduled",
+            "submittedTime": run.submitted,
+            "runId": run.run_id,
+            "startDate": format!("{}-01T00:00:00", run.month),
+            "endDate": format!("{}-28T00:00:00Z", run.month)
+        },
+        "blobs": blobs
+    });
+    std::fs::write(
+        root.join(&folder).join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+/// Rows and the exact sum of `column` of a CSV file, by Python's csv and decimal modules, with
+/// each value rounded half to even to the lake's 12 places (and the count of values that
+/// had more places).
+fn python_totals(file: &Path, column: &str) -> (u64, String, u64) {
+    let out = tools::run_python(
+        "import csv, sys, decimal\n\
+         rows = list(csv.DictReader(open(sys.argv[1], encoding='utf-8-sig')))\n\
+         q = decimal.Decimal('1e-12')\n\
+         vals = [decimal.Decimal(r[sys.argv[2]]) for r in rows if r[sys.argv[2]] not in ('', 'NULL')]\n\
+         s = sum((v.quantize(q, rounding=decimal.ROUND_HALF_EVEN) for v in vals), decimal.Decimal(0))\n\
+         rounded = sum(1 for v in vals if v != v.quantize(q, rounding=decimal.ROUND_HALF_EVEN))\n\
+         print(len(rows), s, rounded)",
+        &[&file.display().to_string(), column],
+    );
+    let parts: Vec<&str> = out.split_whitespace().collect();
+    (
+        parts[0].parse().unwrap(),
+        parts[1].to_string(),
+        parts[2].parse().unwrap(),
+    )
+}
+
+/// The CSV answer of `costlake sql` as rows of cells (header first).
+fn sql(lake: &Path, query: &str) -> Vec<Vec<String>> {
+    parse_csv(
+        &stdout(&costlake(&["sql", "--format", "csv", query], lake)),
+        ',',
+    )
+}
+
+fn ingest(source: &Path, lake: &Path) -> Output {
+    costlake(&["ingest", "--source", &source.display().to_string()], lake)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+const EA: &str = "/providers/Microsoft.Billing/billingAccounts/8611537";
+
+#[test]
+fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
+    let fx = fixtures();
+    let actual = fx.join("finops-toolkit/EA_ActualCost_Small.csv");
+    let amortized = fx.join("finops-toolkit/EA_AmortizedCost_Small.csv");
+    let no_rows = fx.join("finops-toolkit/EA_NoRows.csv");
+    let focus = fx.join("focus-sample-data/focus_sample.csv");
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("container");
+    let lake = work.path().join("lake");
+    let read = |p: &Path| std::fs::read(p).unwrap();
+    // Actual cost, split in two parts (each with its header and BOM), as plain CSV.
+    let text_of_actual = String::from_utf8(read(&actual)).unwrap();
+    let mut lines: Vec<&str> = text_of_actual.lines().collect();
+    let header = lines.remove(0);
+    let (first, second) = lines.split_at(5);
+    let part = |rows: &[&str]| format!("{header}\n{}\n", rows.join("\n")).into_bytes();
+    write_run(
+        &source,
+        &RunSpec {
+            export: "daily-actual",
+            export_type: "ActualCost",
+            data_version: "2021-10-01",
+            scope: EA,
+            month: "2023-09",
+            submitted: "2023-09-21T15:57:06.5234447Z",
+            run_id: "0b9a3e0c-0000-4000-8000-000000000001",
+            parts: vec![
+                ("part_0_0001.csv".into(), part(first), 5),
+                ("part_0_0002.csv".into(), part(second), 6),
+            ],
+        },
+    );
+    // A later run of the same month that found nothing: the month keeps its 11 rows.
+    write_run(
+        &source,
+        &RunSpec {
+            export: "daily-actual",
+            export_type: "ActualCost",
+            data_version: "2021-10-01",
+            scope: EA,
+            month: "2023-09",
+            submitted: "2023-09-22T15:57:06.1234567Z",
+            run_id: "0b9a3e0c-0000-4000-8000-000000000002",
+            parts: vec![("part_0_0001.csv".into(), read(&no_rows), 0)],
+        },
+    );
+    // Amortized cost, gzip.
+    write_run(
+        &source,
+        &RunSpec {
+            export: "daily-amortized",
+            export_type: "AmortizedCost",
+            data_version: "2021-10-01",
+            scope: EA,
+            month: "2023-09",
+            submitted: "2023-09-21T16:00:00.0000000Z",
+            run_id: "0b9a3e0c-0000-4000-8000-000000000003",
+            parts: vec![("part_0_0001.csv.gz".into(), gzip(&read(&amortized)), 28)],
+        },
+    );
+    // The actual cost file again as Parquet (types as pyarrow infers them: costs as doubles),
+    // for a second billing account.
+    let parquet = work.path().join("actual.parquet");
+    tools::run_python(
+        "import sys, pyarrow.csv as c, pyarrow.parquet as p\n\
+         p.write_table(c.read_csv(sys.argv[1]), sys.argv[2], compression='snappy')",
+        &[
+            &actual.display().to_string(),
+            &parquet.display().to_string(),
+        ],
+    );
+    write_run(
+        &source,
+        &RunSpec {
+            export: "daily-actual",
+            export_type: "ActualCost",
+            data_version: "2021-10-01",
+            scope: "/providers/Microsoft.Billing/billingAccounts/parquet-copy",
+            month: "2023-09",
+            submitted: "2023-09-21T15:57:06.5234447Z",
+            run_id: "0b9a3e0c-0000-4000-8000-000000000004",
+            parts: vec![("part_0_0001.snappy.parquet".into(), read(&parquet), 11)],
+        },
+    );
+    // FOCUS 1.0 from the FOCUS working group's sample (several providers, `NULL` literals).
+    write_run(
+        &source,
+        &RunSpec {
+            export: "focus",
+            export_type: "FocusCost",
+            data_version: "1.0",
+            scope: EA,
+            month: "2024-09",
+            submitted: "2024-10-02T05:00:00.0000000Z",
+            run_id: "0b9a3e0c-0000-4000-8000-000000000005",
+            parts: vec![("part_0_0001.csv".into(), read(&focus), 1000)],
+        },
+    );
+
+    let out = ingest(&source, &lake);
+    let report = stdout(&out);
+    let all = text(&out);
+    assert!(
+        report.contains("5 runs found; 4 partitions ingested"),
+        "{all}"
+    );
+    assert!(
+        all.contains("has no rows; the month is not blanked"),
+        "{all}"
+    );
+
+    let (rows, sum, rounded) = python_totals(&actual, "Cost");
+    assert_eq!(
+        rounded, 1,
+        "the fixture has one cost with 16 decimal places"
+    );
+    assert!(
+        all.contains("1 values had more than 12 decimal places"),
+        "{all}"
+    );
+    let got = sql(
+        &lake,
+        "SELECT billing_account, cost_type, billing_period, count(*) AS n, \
+                sum(cost_in_billing_currency) AS cost \
+         FROM cost_details GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    );
+    let (a_rows, a_sum, _) = python_totals(&amortized, "Cost");
+    let (rows, a_rows) = (rows.to_string(), a_rows.to_string());
+    let expected = vec![
+        vec![
+            "billing_account",
+            "cost_type",
+            "billing_period",
+            "n",
+            "cost",
+        ],
+        vec!["8611537", "actual", "202309", &rows, &sum],
+        vec!["8611537", "amortized", "202309", &a_rows, &a_sum],
+        vec!["parquet-copy", "actual", "202309", &rows, &sum],
+    ];
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for (g, e) in got.iter().zip(&expected).skip(1) {
+        assert_eq!(g[..4], e[..4]);
+        assert_eq!(dec(&g[4]), dec(e[4]), "{g:?} vs {e:?}");
+    }
+
+    // Values as the files write them: MM/dd/yyyy dates, brace-less tags, True/False, aliases.
+    let got = sql(
+        &lake,
+        "SELECT date, billing_period_start_date, tags_map['env'] AS env, \
+                tags_map['databricks-environment'] AS dbx, is_azure_credit_eligible AS eligible, \
+                billing_currency_code AS currency, product_name, invoice_section_name \
+         FROM cost_details WHERE billing_account = '8611537' AND cost_type = 'actual' \
+           AND resource_name = 'dbstoragewp6hglwvvrad2' ORDER BY quantity LIMIT 1",
+    );
+    assert_eq!(
+        got[1],
+        [
+            "2023-09-04",
+            "2023-09-01",
+            "prod",
+            "true",
+            "true",
+            "USD",
+            "Tiered Block Blob - GRS - List and Create Container Operations - US East 2",
+            "ACM"
+        ]
+    );
+    // The Parquet copy holds the same rows.
+    let got = sql(
+        &lake,
+        "SELECT count(*) AS n FROM (SELECT date, cost_in_billing_currency, resource_id, tags \
+         FROM cost_details WHERE billing_account = '8611537' AND cost_type = 'actual' \
+         EXCEPT SELECT date, cost_in_billing_currency, resource_id, tags \
+         FROM cost_details WHERE billing_account = 'parquet-copy')",
+    );
+    assert_eq!(got[1], ["0"]);
+
+    // FOCUS: every row, the exact billed cost, instants and NULL literals read as such.
+    let (f_rows, f_sum, _) = python_totals(&focus, "BilledCost");
+    let got = sql(
+        &lake,
+        "SELECT count(*) AS n, sum(billed_cost) AS cost, count(availability_zone) AS zones, \
+                min(charge_period_start) AS first, count(DISTINCT provider_name) AS providers \
+         FROM focus_costs",
+    );
+    assert_eq!(got[1][0], f_rows.to_string());
+    assert_eq!(dec(&got[1][1]), dec(&f_sum));
+    let zones = tools::run_python(
+        "import csv, sys\n\
+         print(sum(1 for r in csv.DictReader(open(sys.argv[1])) if r['AvailabilityZone'] not in ('', 'NULL')))",
+        &[&focus.display().to_string()],
+    );
+    assert_eq!(got[1][2], zones.trim(), "`NULL` is null");
+    assert!(got[1][3].starts_with("2024-09"), "{:?}", got[1]);
+    assert_eq!(got[1][4], "3");
+    // In the focus view, September 2024 of 8611537 comes from the native FOCUS rows, and
+    // September 2023 from the actual-cost export: each once.
+    let got = sql(
+        &lake,
+        r#"SELECT "BillingAccountId", "x_BillingPeriod", "x_SourceDataset", count(*) AS n
+           FROM focus GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"#,
+    );
+    assert_eq!(
+        got[1..],
+        [
+            vec!["8611537", "202309", "cost_details", "11"],
+            vec!["8611537", "202409", "focus_costs", "1000"],
+            vec!["parquet-copy", "202309", "cost_details", "11"],
+        ]
+    );
+
+    // Ingesting the unchanged source again does nothing.
+    let again = stdout(&ingest(&source, &lake));
+    assert!(
+        again.contains("0 partitions ingested (0 rows), 4 unchanged"),
+        "{again}"
+    );
+}
+
+/// The generator's rows and exact cost per period: usage plus Marketplace, as the
+/// actual-cost export carries both.
+pub fn charges_by_period(e: &Enrollment) -> BTreeMap<String, (u64, i128)> {
+    e.periods
+        .iter()
+        .map(|p| {
+            let t = e.totals(p);
+            (
+                p.id.to_string(),
+                (t.rows + t.marketplace_rows, t.cost + t.marketplace),
+            )
+        })
+        .collect()
+}
+
+fn totals(lake: &Path, query: &str) -> BTreeMap<String, (u64, i128)> {
+    sql(lake, query)[1..]
+        .iter()
+        .map(|r| (r[0].clone(), (r[1].parse().unwrap(), dec(&r[2]))))
+        .collect()
+}
+
+/// Writes the emulator's export tree into a folder.
+pub async fn export_tree(e: &Enrollment, dir: &Path, part_rows: u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let store = Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir).unwrap());
+    let opts = ExportTreeOptions {
+        part_rows,
+        ..Default::default()
+    };
+    write_tree(e, store, &opts).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulated_exports_count_every_cost_once_and_match_the_api() {
+    let (emu, api_lake) = synced_with(config(3000)).await;
+    let e = emu.enrollment();
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("exports");
+    let lake = work.path().join("lake");
+    export_tree(e, &source, 1000).await;
+
+    let out = ingest(&source, &lake);
+    let report = stdout(&out);
+    let all = text(&out);
+    // 3 months × (actual, amortized, prices) + 2 FOCUS months; the incomplete amortized
+    // run and the empty FOCUS runs are skipped with a warning.
+    assert!(
+        report.contains("23 runs found; 11 partitions ingested"),
+        "{all}"
+    );
+    assert!(all.contains("is incomplete ("), "{all}");
+    assert!(
+        all.contains("part_0_0002.snappy.parquet is missing"),
+        "{all}"
+    );
+    assert_eq!(
+        all.matches("has no rows; the month is not blanked").count(),
+        2,
+        "{all}"
+    );
+
+    let expected = charges_by_period(e);
+    for cost_type in ["actual", "amortized"] {
+        let got = totals(
+            &lake,
+            &format!(
+                "SELECT billing_period, count(*), sum(cost_in_billing_currency) FROM cost_details \
+                 WHERE cost_type = '{cost_type}' GROUP BY 1 ORDER BY 1"
+            ),
+        );
+        assert_eq!(
+            got, expected,
+            "{cost_type}: the latest complete run of each month, once"
+        );
+    }
+    let got = totals(
+        &lake,
+        "SELECT billing_period, count(*), sum(billed_cost) FROM focus_costs GROUP BY 1 ORDER BY 1",
+    );
+    let focus_expected: BTreeMap<_, _> = focus_periods(e)
+        .map(|p| (p.id.to_string(), expected[&p.id.to_string()]))
+        .collect();
+    assert_eq!(got, focus_expected);
+    let got = sql(
+        &lake,
+        "SELECT billing_period, count(*) FROM export_price_sheet GROUP BY 1 ORDER BY 1",
+    );
+    let sheet = e.price_sheet_meters().count().to_string();
+    assert!(got[1..].iter().all(|r| r[1] == sheet), "{got:?}");
+    assert_eq!(got.len(), 4);
+
+    // Nothing changed: nothing is read again.
+    let again = stdout(&ingest(&source, &lake));
+    assert!(
+        again.contains("0 partitions ingested (0 rows), 11 unchanged"),
+        "{again}"
+    );
+
+    // The focus view of the exports lake equals the API lake's, per department and period,
+    // to the last digit; and a lake holding both answers each period once.
+    let by_department = r#"SELECT "x_BillingPeriod", "x_InvoiceSectionName", count(*) AS n,
+                                  sum("BilledCost") AS billed, sum("EffectiveCost") AS effective
+                           FROM focus GROUP BY 1, 2 ORDER BY 1, 2"#;
+    let from_api = sql(api_lake.path(), by_department);
+    assert_eq!(from_api.len(), 1 + 3 * 6, "{from_api:?}");
+    assert_eq!(sql(&lake, by_department), from_api);
+    stdout(&ingest(&source, api_lake.path()));
+    assert_eq!(sql(api_lake.path(), by_department), from_api);
+    let sources = sql(
+        api_lake.path(),
+        r#"SELECT DISTINCT "x_BillingPeriod", "x_SourceDataset" FROM focus ORDER BY 1, 2"#,
+    );
+    assert_eq!(
+        sources[1..],
+        [
+            vec!["202401", "cost_details"],
+            vec!["202402", "focus_costs"],
+            vec!["202403", "focus_costs"],
+        ]
+    );
+}
+
+#[test]
+fn bad_export_input_is_refused_clearly_and_loses_nothing() {
+    let fx = fixtures();
+    let actual =
+        std::fs::read_to_string(fx.join("finops-toolkit/EA_ActualCost_Small.csv")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("container");
+    let lake = work.path().join("lake");
+    let run = |run_id: &'static str, submitted: &'static str, body: String, rows: u64| RunSpec {
+        export: "daily-actual",
+        export_type: "ActualCost",
+        data_version: "2021-10-01",
+        scope: EA,
+        month: "2023-09",
+        submitted,
+        run_id,
+        parts: vec![("part_0_0001.csv".into(), body.into_bytes(), rows)],
+    };
+    write_run(
+        &source,
+        &run(
+            "00000000-0000-4000-8000-00000000000a",
+            "2023-09-21T15:57:06Z",
+            actual.clone(),
+            11,
+        ),
+    );
+    stdout(&ingest(&source, &lake));
+
+    // A newer run with a cost that is not a number: the partition keeps the last good run,
+    // and the message names the file, the row and the column.
+    let broken = actual.replacen(",3.25,3.25,3.25,USD,", ",3.25,three,3.25,USD,", 1);
+    assert_ne!(broken, actual);
+    write_run(
+        &source,
+        &run(
+            "00000000-0000-4000-8000-00000000000b",
+            "2023-09-22T15:57:06Z",
+            broken,
+            11,
+        ),
+    );
+    let out = ingest(&source, &lake);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("00000000-0000-4000-8000-00000000000b/part_0_0001.csv")
+            && all.contains("row 1,")
+            && all.contains("`Cost`")
+            && all.contains("three"),
+        "{all}"
+    );
+    let got = sql(&lake, "SELECT count(*) AS n FROM cost_details");
+    assert_eq!(got[1], ["11"]);
+
+    // A run whose part is shorter than its manifest says is incomplete: skipped, not failed.
+    let short = actual.lines().take(6).collect::<Vec<_>>().join("\n");
+    write_run(
+        &source,
+        &run(
+            "00000000-0000-4000-8000-00000000000c",
+            "2023-09-23T15:57:06Z",
+            short,
+            11,
+        ),
+    );
+    let out = ingest(&source, &lake);
+    let all = text(&out);
+    assert!(
+        all.contains("holds fewer or more rows than its manifest says"),
+        "{all}"
+    );
+
+    // A source with nothing in it, and datasets given to the wrong command.
+    let out = costlake(&["ingest", "--source", "/nonexistent/exports"], &lake);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("nothing there"), "{}", text(&out));
+    let out = costlake(
+        &["sync", "--enrollment", "1", "--datasets", "cost_details"],
+        &lake,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("use `costlake ingest"),
+        "{}",
+        text(&out)
+    );
+}
