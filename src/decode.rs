@@ -433,31 +433,59 @@ fn append_tags(map: &mut MapBuilder<StringBuilder, StringBuilder>, text: Option<
     }
 }
 
+/// How the rows given to a [`ParallelDecoder`] are written.
+#[derive(Debug, Clone)]
+pub enum RowFormat {
+    /// A JSON object per row (the API's pages).
+    Json,
+    /// Whole CSV records (from [`table::CsvRecordScanner`]) under these headers: their cells
+    /// are split in the decoding task.
+    Csv(Arc<[String]>),
+    /// Text cells under these headers (Parquet rows seen as text).
+    Cells(Arc<[String]>),
+}
+
 /// Rows decoded into batches on the blocking thread pool, a chunk of rows per task, while
 /// the caller goes on scanning (and fetching): decoding is the costly part of ingest, and this
 /// spreads it over the machine's cores. Batches come back in the order the rows came.
 pub struct ParallelDecoder {
     dataset: Dataset,
+    format: RowFormat,
     chunk_rows: usize,
     /// The rows found and not yet handed to a task: their bytes, and where each ends.
     bytes: Vec<u8>,
     ends: Vec<usize>,
+    /// For cells: where each cell ends in `bytes`, and where each row's cells end in that list.
+    cell_ends: Vec<usize>,
+    row_cells: Vec<usize>,
     /// Rows found so far.
     rows: u64,
+    /// Decimals rounded beyond the lake's scale, over the chunks decoded so far.
+    rounded: u64,
     /// Chunks being decoded, oldest first.
-    decoding: std::collections::VecDeque<tokio::task::JoinHandle<Result<RecordBatch, DecodeError>>>,
+    decoding: std::collections::VecDeque<
+        tokio::task::JoinHandle<Result<(RecordBatch, u64), DecodeError>>,
+    >,
     /// At most one chunk per core is decoded at once, which bounds memory to a few chunks.
     in_flight: usize,
 }
 
 impl ParallelDecoder {
     pub fn new(dataset: Dataset, chunk_rows: usize) -> ParallelDecoder {
+        ParallelDecoder::with_format(dataset, RowFormat::Json, chunk_rows)
+    }
+
+    pub fn with_format(dataset: Dataset, format: RowFormat, chunk_rows: usize) -> ParallelDecoder {
         ParallelDecoder {
             dataset,
+            format,
             chunk_rows,
             bytes: Vec::new(),
             ends: Vec::new(),
+            cell_ends: Vec::new(),
+            row_cells: Vec::new(),
             rows: 0,
+            rounded: 0,
             decoding: Default::default(),
             in_flight: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
@@ -468,9 +496,25 @@ impl ParallelDecoder {
         self.rows
     }
 
-    /// Takes one row's JSON text.
+    /// Decimals rounded beyond the lake's scale in the batches returned so far.
+    pub fn rounded(&self) -> u64 {
+        self.rounded
+    }
+
+    /// Takes one row's JSON text, or one CSV record's bytes.
     pub fn push_row(&mut self, row: &[u8]) {
         self.bytes.extend_from_slice(row);
+        self.ends.push(self.bytes.len());
+        self.rows += 1;
+    }
+
+    /// Takes one row's cells.
+    pub fn push_cells(&mut self, cells: &[&str]) {
+        for cell in cells {
+            self.bytes.extend_from_slice(cell.as_bytes());
+            self.cell_ends.push(self.bytes.len());
+        }
+        self.row_cells.push(self.cell_ends.len());
         self.ends.push(self.bytes.len());
         self.rows += 1;
     }
@@ -486,17 +530,51 @@ impl ParallelDecoder {
     fn start_chunk(&mut self) {
         let bytes = std::mem::take(&mut self.bytes);
         let ends = std::mem::take(&mut self.ends);
+        let cell_ends = std::mem::take(&mut self.cell_ends);
+        let row_cells = std::mem::take(&mut self.row_cells);
         let first = self.rows - ends.len() as u64;
         let dataset = self.dataset;
+        let format = self.format.clone();
         self.decoding
-            .push_back(tokio::task::spawn_blocking(move || {
-                let mut decoder = RowDecoder::starting_at(dataset, first);
-                let mut start = 0;
-                for end in ends {
-                    decoder.push_row(&bytes[start..end])?;
-                    start = end;
+            .push_back(tokio::task::spawn_blocking(move || match format {
+                RowFormat::Json => {
+                    let mut decoder = RowDecoder::starting_at(dataset, first);
+                    let mut start = 0;
+                    for end in ends {
+                        decoder.push_row(&bytes[start..end])?;
+                        start = end;
+                    }
+                    let rounded = decoder.rounded;
+                    Ok((decoder.finish().expect("a chunk has rows"), rounded))
                 }
-                Ok(decoder.finish().expect("a chunk has rows"))
+                RowFormat::Csv(headers) => {
+                    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+                    let mut decoder = table::TableDecoder::starting_at(dataset, &headers, first);
+                    let mut splitter = table::CsvSplitter::new();
+                    let mut push = |cells: &[&str]| decoder.push_record(cells);
+                    splitter.feed(&bytes, &mut push)?;
+                    splitter.finish(&mut push)?;
+                    let rounded = decoder.rounded();
+                    Ok((decoder.finish().expect("a chunk has rows"), rounded))
+                }
+                RowFormat::Cells(headers) => {
+                    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+                    let mut decoder = table::TableDecoder::starting_at(dataset, &headers, first);
+                    let text = std::str::from_utf8(&bytes).expect("cells are text");
+                    let (mut start, mut cell) = (0, 0);
+                    let mut cells = Vec::with_capacity(headers.len());
+                    for row_end in row_cells {
+                        cells.clear();
+                        for &end in &cell_ends[cell..row_end] {
+                            cells.push(&text[start..end]);
+                            start = end;
+                        }
+                        cell = row_end;
+                        decoder.push_record(&cells)?;
+                    }
+                    let rounded = decoder.rounded();
+                    Ok((decoder.finish().expect("a chunk has rows"), rounded))
+                }
             }));
     }
 
@@ -509,8 +587,12 @@ impl ParallelDecoder {
         }
         if self.decoding.len() >= self.in_flight || (all && !self.decoding.is_empty()) {
             let task = self.decoding.pop_front()?;
-            return Some(task.await.unwrap_or_else(|e| {
+            let done = task.await.unwrap_or_else(|e| {
                 Err(DecodeError::Shape(format!("a decoding task failed: {e}")))
+            });
+            return Some(done.map(|(batch, rounded)| {
+                self.rounded += rounded;
+                batch
             }));
         }
         None
@@ -586,6 +668,19 @@ fn fast_date(b: &[u8]) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?)
 }
 
+/// `MM/dd/yyyy`, as EA cost exports print dates, without chrono's format machinery.
+fn fast_us_date(b: &[u8]) -> Option<NaiveDate> {
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() != 10 || b[2] != b'/' || b[5] != b'/' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(6..10)? as i32, digits(0..2)?, digits(3..5)?)
+}
+
 /// `yyyy-MM-ddTHH:mm:ss` with an optional `Z` (the API's usual forms), as microseconds since
 /// the epoch; anything else goes the general way.
 fn fast_timestamp(b: &[u8]) -> Option<i64> {
@@ -622,7 +717,7 @@ fn fast_timestamp(b: &[u8]) -> Option<i64> {
 
 fn parse_naive_date(t: &str) -> Option<NaiveDate> {
     if t.len() == 10
-        && let Some(d) = fast_date(t.as_bytes())
+        && let Some(d) = fast_date(t.as_bytes()).or_else(|| fast_us_date(t.as_bytes()))
     {
         return Some(d);
     }

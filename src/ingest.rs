@@ -17,8 +17,8 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Deserialize;
 
-use crate::decode::DecodeError;
-use crate::decode::table::{CsvSplitter, TableDecoder};
+use crate::decode::table::{CsvRecordScanner, CsvSplitter, TableDecoder};
+use crate::decode::{DecodeError, ParallelDecoder, RowFormat};
 use crate::emulator::generator::PeriodId;
 use crate::lake::{Lake, LakeError, PartitionEntry, PartitionKey, PartitionWriter, redact};
 use crate::schema::Dataset;
@@ -716,131 +716,148 @@ async fn read_part(
         file: file.clone(),
         source,
     };
-    match part_format(path, run) {
-        PartFormat::Parquet => read_parquet_part(source, dataset, path, writer, &file).await,
-        format => {
-            let mut stream = source
-                .store
-                .get(path)
-                .await
-                .map_err(|e| io_err(&e))?
-                .into_stream();
-            let mut table = CsvTable::new(dataset);
-            let mut gunzip = (format == PartFormat::GzipCsv)
-                .then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| io_err(&e))?;
-                match gunzip.as_mut() {
-                    Some(gz) => {
-                        use std::io::Write;
-                        gz.write_all(&chunk).map_err(|e| {
-                            io_err(&format!("not gzip data the export could have written: {e}"))
-                        })?;
-                        let plain = std::mem::take(gz.get_mut());
-                        table.feed(&plain).map_err(decode_err)?;
-                    }
-                    None => table.feed(&chunk).map_err(decode_err)?,
+    let format = part_format(path, run);
+    if format == PartFormat::Parquet {
+        return read_parquet_part(source, dataset, path, writer, &file).await;
+    }
+    let mut stream = source
+        .store
+        .get(path)
+        .await
+        .map_err(|e| io_err(&e))?
+        .into_stream();
+    let mut table = CsvTable::new(dataset);
+    let mut gunzip =
+        (format == PartFormat::GzipCsv).then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
+    loop {
+        let chunk = stream.next().await.transpose().map_err(|e| io_err(&e))?;
+        let last = chunk.is_none();
+        match (gunzip.as_mut(), chunk) {
+            (Some(gz), Some(chunk)) => {
+                use std::io::Write;
+                gz.write_all(&chunk).map_err(|e| {
+                    io_err(&format!("not gzip data the export could have written: {e}"))
+                })?;
+                // The inflated bytes are taken and the buffer kept for the next chunk.
+                table.feed(gz.get_ref()).map_err(decode_err)?;
+                gz.get_mut().clear();
+            }
+            (None, Some(chunk)) => table.feed(&chunk).map_err(decode_err)?,
+            (_, None) => {
+                if let Some(gz) = gunzip.take() {
+                    let plain = gz
+                        .finish()
+                        .map_err(|e| io_err(&format!("the gzip data ends early: {e}")))?;
+                    table.feed(&plain).map_err(decode_err)?;
                 }
-                while let Some(batch) = table.take_batch(false) {
-                    writer.write(&batch).await?;
-                }
+                table.finish().map_err(decode_err)?;
             }
-            if let Some(gz) = gunzip.take() {
-                let plain = gz
-                    .finish()
-                    .map_err(|e| io_err(&format!("the gzip data ends early: {e}")))?;
-                table.feed(&plain).map_err(decode_err)?;
+        }
+        if let Some(message) = &table.rows.header_problem {
+            return Err(IngestError::File {
+                file,
+                message: message.clone(),
+            });
+        }
+        if let Some(decoder) = table.rows.decoder.as_mut() {
+            while let Some(batch) = decoder.next_batch(last).await {
+                writer.write(&batch.map_err(decode_err)?).await?;
             }
-            table.finish().map_err(decode_err)?;
-            while let Some(batch) = table.take_batch(true) {
-                writer.write(&batch).await?;
-            }
-            if let Some(warning) = table.header_problem() {
-                return Err(IngestError::File {
-                    file,
-                    message: warning,
-                });
-            }
-            Ok((
-                table.rows,
-                table.decoder.as_ref().map_or(0, TableDecoder::rounded),
-            ))
+        }
+        if last {
+            break;
         }
     }
+    let rounded = table
+        .rows
+        .decoder
+        .as_ref()
+        .map_or(0, ParallelDecoder::rounded);
+    Ok((table.rows.rows, rounded))
 }
 
-/// A CSV part being read: the header row makes the decoder, the other rows feed it.
+/// A CSV part being read: the scanner finds the records; the header row makes the decoder,
+/// which splits and decodes the others in parallel.
 struct CsvTable {
+    scanner: CsvRecordScanner,
+    rows: CsvRows,
+}
+
+struct CsvRows {
     dataset: Dataset,
-    splitter: CsvSplitter,
-    decoder: Option<TableDecoder>,
+    decoder: Option<ParallelDecoder>,
+    /// Why the file is not this dataset's export, when its header says so.
+    header_problem: Option<String>,
     rows: u64,
 }
 
 impl CsvTable {
     fn new(dataset: Dataset) -> CsvTable {
         CsvTable {
-            dataset,
-            splitter: CsvSplitter::new(),
-            decoder: None,
-            rows: 0,
+            scanner: CsvRecordScanner::new(),
+            rows: CsvRows {
+                dataset,
+                decoder: None,
+                header_problem: None,
+                rows: 0,
+            },
         }
     }
 
-    fn on_record(
-        dataset: Dataset,
-        decoder: &mut Option<TableDecoder>,
-        rows: &mut u64,
-        cells: &[&str],
-    ) -> Result<(), DecodeError> {
-        match decoder {
-            None => *decoder = Some(TableDecoder::new(dataset, cells)),
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        let rows = &mut self.rows;
+        self.scanner.feed(bytes, |record| rows.on_record(record))
+    }
+
+    fn finish(&mut self) -> Result<(), DecodeError> {
+        let rows = &mut self.rows;
+        self.scanner.finish(|record| rows.on_record(record))?;
+        if rows.decoder.is_none() && rows.header_problem.is_none() {
+            rows.header_problem = Some("the file is empty: not even a header row".into());
+        }
+        Ok(())
+    }
+}
+
+impl CsvRows {
+    fn on_record(&mut self, record: &[u8]) -> Result<(), DecodeError> {
+        match &mut self.decoder {
             Some(d) => {
-                // A blank line (one empty cell) is not a row.
-                if cells.len() == 1 && cells[0].is_empty() {
-                    return Ok(());
-                }
-                d.push_record(cells)?;
-                *rows += 1;
+                d.push_row(record);
+                self.rows += 1;
+            }
+            None => {
+                let mut headers: Vec<String> = Vec::new();
+                let mut splitter = CsvSplitter::new();
+                let mut take = |cells: &[&str]| -> Result<(), DecodeError> {
+                    headers.extend(cells.iter().map(|c| c.to_string()));
+                    Ok(())
+                };
+                splitter.feed(record, &mut take)?;
+                splitter.finish(&mut take)?;
+                let names: Vec<&str> = headers.iter().map(String::as_str).collect();
+                self.header_problem = header_problem(self.dataset, &names);
+                self.decoder = Some(ParallelDecoder::with_format(
+                    self.dataset,
+                    RowFormat::Csv(headers.into()),
+                    BATCH_ROWS,
+                ));
             }
         }
         Ok(())
     }
+}
 
-    fn feed(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
-        let (dataset, decoder, rows) = (self.dataset, &mut self.decoder, &mut self.rows);
-        self.splitter.feed::<DecodeError>(bytes, |cells| {
-            Self::on_record(dataset, decoder, rows, cells)
-        })
-    }
-
-    fn finish(&mut self) -> Result<(), DecodeError> {
-        let (dataset, decoder, rows) = (self.dataset, &mut self.decoder, &mut self.rows);
-        self.splitter
-            .finish::<DecodeError>(|cells| Self::on_record(dataset, decoder, rows, cells))
-    }
-
-    fn take_batch(&mut self, all: bool) -> Option<arrow::record_batch::RecordBatch> {
-        let d = self.decoder.as_mut()?;
-        if d.buffered_rows() >= BATCH_ROWS || (all && d.buffered_rows() > 0) {
-            d.finish()
-        } else {
-            None
-        }
-    }
-
-    /// A file whose header names none of the dataset's columns is not that dataset's export.
-    fn header_problem(&self) -> Option<String> {
-        match &self.decoder {
-            None => Some("the file is empty: not even a header row".into()),
-            Some(d) if d.matched_columns() == 0 => Some(format!(
-                "no header names a column of {} (headers: {}); is this the right export type?",
-                self.dataset.name(),
-                d.unknown_headers().join(", ")
-            )),
-            Some(_) => None,
-        }
-    }
+/// A file none of whose headers names a column of the dataset is not that dataset's export.
+fn header_problem(dataset: Dataset, headers: &[&str]) -> Option<String> {
+    let probe = TableDecoder::new(dataset, headers);
+    (probe.matched_columns() == 0).then(|| {
+        format!(
+            "no header names a column of {} (headers: {}); is this the right export type?",
+            dataset.name(),
+            probe.unknown_headers().join(", ")
+        )
+    })
 }
 
 /// A Parquet part: read with its own schema, each column seen as text and read like a CSV
@@ -857,54 +874,65 @@ async fn read_parquet_part(
         file: file.to_string(),
         message: redact(&e.to_string()),
     };
+    let decode_err = |source: DecodeError| IngestError::Decode {
+        file: file.to_string(),
+        source,
+    };
     let reader = StoreFile {
         store: source.store.clone(),
         path: path.clone(),
         size: source.objects[path],
     };
-    let mut stream = ParquetRecordBatchStreamBuilder::new(reader)
+    let builder = ParquetRecordBatchStreamBuilder::new(reader)
         .await
         .map_err(|e| err(&e))?
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| err(&e))?;
-    let mut decoder: Option<TableDecoder> = None;
-    let mut rows = 0u64;
-    while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(|e| err(&e))?;
-        let schema = batch.schema();
-        let d = decoder.get_or_insert_with(|| {
-            let headers: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-            TableDecoder::new(dataset, &headers)
-        });
-        let texts = batch
-            .columns()
-            .iter()
-            .map(|c| arrow::compute::cast(c, &DataType::Utf8))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| err(&e))?;
-        let texts: Vec<_> = texts.iter().map(|c| c.as_string::<i32>()).collect();
-        let mut cells = vec![""; texts.len()];
-        for row in 0..batch.num_rows() {
-            for (cell, column) in cells.iter_mut().zip(&texts) {
-                *cell = if column.is_null(row) {
-                    ""
-                } else {
-                    column.value(row)
-                };
+        .with_batch_size(BATCH_ROWS);
+    let headers: Vec<&str> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    if let Some(message) = header_problem(dataset, &headers) {
+        return Err(err(&message));
+    }
+    let mut decoder = ParallelDecoder::with_format(
+        dataset,
+        RowFormat::Cells(headers.iter().map(|h| h.to_string()).collect()),
+        BATCH_ROWS,
+    );
+    let mut stream = builder.build().map_err(|e| err(&e))?;
+    loop {
+        let batch = stream.next().await.transpose().map_err(|e| err(&e))?;
+        let last = batch.is_none();
+        if let Some(batch) = batch {
+            let texts = batch
+                .columns()
+                .iter()
+                .map(|c| arrow::compute::cast(c, &DataType::Utf8))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err(&e))?;
+            let texts: Vec<_> = texts.iter().map(|c| c.as_string::<i32>()).collect();
+            let mut cells = vec![""; texts.len()];
+            for row in 0..batch.num_rows() {
+                for (cell, column) in cells.iter_mut().zip(&texts) {
+                    *cell = if column.is_null(row) {
+                        ""
+                    } else {
+                        column.value(row)
+                    };
+                }
+                decoder.push_cells(&cells);
             }
-            d.push_record(&cells)
-                .map_err(|source| IngestError::Decode {
-                    file: file.to_string(),
-                    source,
-                })?;
-            rows += 1;
         }
-        if let Some(out) = d.finish() {
-            writer.write(&out).await?;
+        while let Some(out) = decoder.next_batch(last).await {
+            writer.write(&out.map_err(decode_err)?).await?;
+        }
+        if last {
+            break;
         }
     }
-    Ok((rows, decoder.as_ref().map_or(0, TableDecoder::rounded)))
+    Ok((decoder.rows(), decoder.rounded()))
 }
 
 /// A Parquet part read in ranges from the source's store.

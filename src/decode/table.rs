@@ -84,6 +84,15 @@ impl TableDecoder {
         }
     }
 
+    /// A decoder whose first row is data row `first` (from 0) of the file, for the row
+    /// numbers in errors.
+    pub fn starting_at(dataset: Dataset, headers: &[&str], first: u64) -> TableDecoder {
+        TableDecoder {
+            row_number: first + 1,
+            ..TableDecoder::new(dataset, headers)
+        }
+    }
+
     /// Headers that no column of the dataset takes.
     pub fn unknown_headers(&self) -> &[String] {
         &self.unknown
@@ -161,16 +170,101 @@ impl TableDecoder {
     }
 }
 
-/// Splits CSV bytes into records as they arrive, in any chunking: `"` quotes, `""` escapes,
-/// line breaks inside quotes, CRLF or LF, and a UTF-8 byte order mark before the header.
+/// Finds where CSV records end as the bytes arrive, in any chunking, without splitting their
+/// cells: a line break outside quotes ends a record (a `""` escape toggles the quote state
+/// twice). It is cheap enough for the thread that reads the file; the cells are split where
+/// the rows are decoded. A UTF-8 byte order mark before the header is dropped, and blank
+/// lines are not records.
+#[derive(Default)]
+pub struct CsvRecordScanner {
+    /// The start of a record that the bytes so far have not ended.
+    pending: Vec<u8>,
+    in_quotes: bool,
+    /// The first bytes, held until it is clear whether they are a byte order mark.
+    head: Option<Vec<u8>>,
+    started: bool,
+}
+
+impl CsvRecordScanner {
+    pub fn new() -> CsvRecordScanner {
+        CsvRecordScanner::default()
+    }
+
+    /// Feeds bytes, calling `on_record` with each whole record's bytes (line break included).
+    pub fn feed<E>(
+        &mut self,
+        input: &[u8],
+        mut on_record: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        const BOM: &[u8] = b"\xef\xbb\xbf";
+        let head;
+        let mut bytes = input;
+        if !self.started {
+            let held = self.head.get_or_insert_with(Vec::new);
+            held.extend_from_slice(input);
+            if held.len() < BOM.len() && BOM.starts_with(held) {
+                return Ok(());
+            }
+            self.started = true;
+            head = self.head.take().unwrap_or_default();
+            bytes = head.strip_prefix(BOM).unwrap_or(&head);
+        }
+        let mut start = 0;
+        let mut at = 0;
+        while let Some(found) = memchr::memchr2(b'"', b'\n', &bytes[at..]) {
+            let i = at + found;
+            at = i + 1;
+            if bytes[i] == b'"' {
+                self.in_quotes = !self.in_quotes;
+                continue;
+            }
+            if self.in_quotes {
+                continue;
+            }
+            if self.pending.is_empty() {
+                emit(&bytes[start..at], &mut on_record)?;
+            } else {
+                self.pending.extend_from_slice(&bytes[start..at]);
+                emit(&self.pending, &mut on_record)?;
+                self.pending.clear();
+            }
+            start = at;
+        }
+        self.pending.extend_from_slice(&bytes[start..]);
+        Ok(())
+    }
+
+    /// The end of the bytes: a last record without a line break is handed over.
+    pub fn finish<E>(
+        &mut self,
+        mut on_record: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if !self.started {
+            self.started = true;
+            let head = self.head.take().unwrap_or_default();
+            self.pending.extend_from_slice(&head);
+        }
+        let last = std::mem::take(&mut self.pending);
+        emit(&last, &mut on_record)
+    }
+}
+
+/// Hands over a record unless it is a blank line.
+fn emit<E>(record: &[u8], on_record: &mut impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+    if record.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+        return Ok(());
+    }
+    on_record(record)
+}
+
+/// Splits CSV bytes into cells, record by record, as they arrive in any chunking: `"` quotes,
+/// `""` escapes, line breaks inside quotes, CRLF or LF.
 pub struct CsvSplitter {
     reader: csv_core::Reader,
     out: Vec<u8>,
     ends: Vec<usize>,
     out_len: usize,
     end_len: usize,
-    at_start: bool,
-    head: Vec<u8>,
     records: u64,
 }
 
@@ -188,8 +282,6 @@ impl CsvSplitter {
             ends: vec![0; 256],
             out_len: 0,
             end_len: 0,
-            at_start: true,
-            head: Vec::new(),
             records: 0,
         }
     }
@@ -205,20 +297,7 @@ impl CsvSplitter {
         input: &[u8],
         mut on_record: impl FnMut(&[&str]) -> Result<(), E>,
     ) -> Result<(), E> {
-        const BOM: &[u8] = b"\xef\xbb\xbf";
-        let head;
         let mut bytes = input;
-        // The first bytes wait until it is clear whether they are a byte order mark.
-        if self.at_start {
-            self.head.extend_from_slice(input);
-            if self.head.len() < BOM.len() && BOM.starts_with(&self.head) {
-                return Ok(());
-            }
-            self.at_start = false;
-            head = std::mem::take(&mut self.head);
-            let skip = if head.starts_with(BOM) { BOM.len() } else { 0 };
-            bytes = &head[skip..];
-        }
         while !bytes.is_empty() {
             self.step(&mut bytes, &mut on_record)?;
         }
@@ -230,11 +309,6 @@ impl CsvSplitter {
         &mut self,
         mut on_record: impl FnMut(&[&str]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let head = std::mem::take(&mut self.head);
-        if self.at_start && !head.is_empty() {
-            self.at_start = false;
-            self.feed(&head, &mut on_record)?;
-        }
         let mut input: &[u8] = &[];
         // With no input, csv_core reads end of data: at most one record, then End.
         for _ in 0..4 {
@@ -296,29 +370,40 @@ mod tests {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::Decimal128Type;
 
+    /// Records found by the scanner in `chunk`-byte pieces, each split into cells.
     fn split(text: &[u8], chunk: usize) -> Vec<Vec<String>> {
-        let mut splitter = CsvSplitter::new();
-        let mut out = Vec::new();
+        let mut scanner = CsvRecordScanner::new();
+        let mut records: Vec<Vec<u8>> = Vec::new();
         for piece in text.chunks(chunk) {
-            splitter
-                .feed::<DecodeError>(piece, |cells| {
-                    out.push(cells.iter().map(|c| c.to_string()).collect());
+            scanner
+                .feed::<()>(piece, |r| {
+                    records.push(r.to_vec());
                     Ok(())
                 })
                 .unwrap();
         }
-        splitter
-            .finish::<DecodeError>(|cells| {
-                out.push(cells.iter().map(|c| c.to_string()).collect());
+        scanner
+            .finish::<()>(|r| {
+                records.push(r.to_vec());
                 Ok(())
             })
             .unwrap();
+        let mut out = Vec::new();
+        for record in records {
+            let mut splitter = CsvSplitter::new();
+            let mut push = |cells: &[&str]| -> Result<(), DecodeError> {
+                out.push(cells.iter().map(|c| c.to_string()).collect());
+                Ok(())
+            };
+            splitter.feed(&record, &mut push).unwrap();
+            splitter.finish(&mut push).unwrap();
+        }
         out
     }
 
     #[test]
     fn splits_quoted_csv_with_a_bom_in_any_chunking() {
-        let csv = "\u{feff}A,B,Tags\r\n1,\"x, \"\"y\"\"\",\"\"\"env\"\": \"\"prod\"\"\"\n2,\"two\nlines\",\n3,,last";
+        let csv = "\u{feff}A,B,Tags\r\n1,\"x, \"\"y\"\"\",\"\"\"env\"\": \"\"prod\"\"\"\n\n2,\"two\nlines\",\n3,,last";
         for chunk in [1, 2, 5, 1000] {
             let records = split(csv.as_bytes(), chunk);
             assert_eq!(records.len(), 4, "chunk {chunk}");

@@ -255,11 +255,49 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
         },
     );
 
+    // Reservation details and transactions (no public samples: written as the schemas give
+    // them, with ISO instants carrying seven fractional digits).
+    let details = "UsageDate,ReservationOrderId,ReservationId,InstanceId,SkuName,Kind,InstanceFlexibilityGroup,InstanceFlexibilityRatio,ReservedHours,UsedHours,TotalReservedQuantity\n\
+        2023-09-01T00:00:00.0000000Z,49ed0e4d,r1,/subscriptions/s/vm1,Standard_B1s,Reservation,BS Series,1,24,23.5,1\n\
+        2023-09-02T00:00:00.0000000Z,49ed0e4d,r1,/subscriptions/s/vm1,Standard_B1s,Reservation,BS Series,1,24,24,1\n";
+    write_run(
+        &source,
+        &RunSpec {
+            export: "reservations",
+            export_type: "ReservationDetails",
+            data_version: "2023-03-01",
+            scope: EA,
+            month: "2023-09",
+            submitted: "2023-09-03T01:00:00.0000000Z",
+            run_id: "0b9a3e0c-0000-4000-8000-000000000006",
+            parts: vec![("part_0_0001.csv".into(), details.as_bytes().to_vec(), 2)],
+        },
+    );
+    let transactions = "EventDate,EventType,ReservationOrderId,Description,Amount,Currency,Quantity,ArmSkuName,Term,Region,PurchasingSubscriptionGuid,DepartmentName\n\
+        2023-09-21T18:56:00.0000000Z,Purchase,49ed0e4d,\"Reserved VM Instance, Standard_B1s, UK South, 3 Years\",3.25,USD,1,Standard_B1s,P3Y,uksouth,1caaa5a3,ACM\n";
+    write_run(
+        &source,
+        &RunSpec {
+            export: "reservation-transactions",
+            export_type: "ReservationTransactions",
+            data_version: "2023-05-01",
+            scope: EA,
+            month: "2023-09",
+            submitted: "2023-09-22T01:00:00.0000000Z",
+            run_id: "0b9a3e0c-0000-4000-8000-000000000007",
+            parts: vec![(
+                "part_0_0001.csv".into(),
+                transactions.as_bytes().to_vec(),
+                1,
+            )],
+        },
+    );
+
     let out = ingest(&source, &lake);
     let report = stdout(&out);
     let all = text(&out);
     assert!(
-        report.contains("5 runs found; 4 partitions ingested"),
+        report.contains("7 runs found; 6 partitions ingested"),
         "{all}"
     );
     assert!(
@@ -368,10 +406,22 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
         ]
     );
 
+    let got = sql(
+        &lake,
+        "SELECT sum(used_hours) AS used, min(usage_date) AS first, \
+                (SELECT sum(amount) FROM reservation_transactions) AS bought, \
+                (SELECT max(term) FROM reservation_transactions) AS term \
+         FROM reservation_details",
+    );
+    assert_eq!(dec(&got[1][0]), dec("47.5"));
+    assert!(got[1][1].starts_with("2023-09-01T00:00:00"), "{:?}", got[1]);
+    assert_eq!(dec(&got[1][2]), dec("3.25"));
+    assert_eq!(got[1][3], "P3Y");
+
     // Ingesting the unchanged source again does nothing.
     let again = stdout(&ingest(&source, &lake));
     assert!(
-        again.contains("0 partitions ingested (0 rows), 4 unchanged"),
+        again.contains("0 partitions ingested (0 rows), 6 unchanged"),
         "{again}"
     );
 }
