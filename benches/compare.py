@@ -4,7 +4,9 @@ benches/RESULTS.md. Run through benches/compare.sh, which builds and installs wh
 Environment (defaults in brackets): ROWS [1000000] usage rows of JSON for the ingest race;
 LAKE_PERIODS [12] × LAKE_ROWS [200000] for the query lake; RSS_SIZES ["1000000 5000000"] period
 sizes whose sync memory is compared; EXPORT_SIZES ["1000000 5000000"] month sizes of the
-Cost Management export ingest; REPEATS [3] timed runs per measurement (the median is kept).
+Cost Management export ingest; REPEATS [3] timed runs per measurement (the median is kept);
+SECTIONS ["ingest sync repl queries exports"] which to run: each section's figures are kept in
+benches/results.json, so one section can be measured again and RESULTS.md rewritten from all.
 """
 import json
 import os
@@ -29,6 +31,8 @@ LAKE_ROWS = int(os.environ.get("LAKE_ROWS", 200_000))
 RSS_SIZES = [int(x) for x in os.environ.get("RSS_SIZES", "1000000 5000000").split()]
 REPEATS = int(os.environ.get("REPEATS", 3))
 EXPORT_SIZES = [int(x) for x in os.environ.get("EXPORT_SIZES", "1000000 5000000").split()]
+SECTIONS = os.environ.get("SECTIONS", "ingest sync repl queries exports").split()
+SAVED = ROOT / "benches/results.json"
 DEMO_KEY = "costlake-demo-key-0000000000000000"
 
 
@@ -69,7 +73,8 @@ DUCKDB_CSV = """
 import duckdb, json, sys
 parts = json.loads(sys.argv[1])
 duckdb.connect().execute(
-    f"COPY (SELECT * FROM read_csv({parts!r}, header = true)) TO '{sys.argv[2]}' (FORMAT parquet)")
+    f"COPY (SELECT * FROM read_csv({parts!r}, header = true, dateformat = '%m/%d/%Y')) "
+    f"TO '{sys.argv[2]}' (FORMAT parquet)")
 """
 
 
@@ -177,7 +182,7 @@ def version(cmd):
 
 def main():
     work = Path(tempfile.mkdtemp(prefix="costlake-compare-"))
-    report = []
+    saved = json.loads(SAVED.read_text()) if SAVED.exists() else {}
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
     versions = {
@@ -190,77 +195,105 @@ def main():
     }
     print("versions:", versions, flush=True)
 
+    def keep(section, figures):
+        """Keeps a section's figures with the versions and sizes they were measured at."""
+        saved[section] = {"figures": figures, "versions": versions, "date": time.strftime("%Y-%m-%d"),
+                          "sizes": {"ROWS": ROWS, "LAKE_PERIODS": LAKE_PERIODS, "LAKE_ROWS": LAKE_ROWS,
+                                    "RSS_SIZES": RSS_SIZES, "EXPORT_SIZES": EXPORT_SIZES, "REPEATS": REPEATS}}
+        SAVED.write_text(json.dumps(saved, indent=1))
+
     # 1. Ingest: the same usage JSON four ways.
-    data = work / "usage.json"
-    _, _, out, _ = run([EXAMPLE, "generate", ROWS, data])
-    size = json.loads(out)["bytes"]
-    print(f"ingest input: {ROWS} rows, {size / 1e6:.0f} MB", flush=True)
-    ingest = {}
-    for name, cmd in [
-        ("costlake (decode + Parquet)", lambda i: [EXAMPLE, "costlake", data, work / f"lake{i}"]),
-        ("serde_json parse only (floor)", lambda i: [EXAMPLE, "parse", data]),
-        ("DuckDB read_json + COPY", lambda i: [PY, "-c", DUCKDB_INGEST, data, work / f"duck{i}.parquet"]),
-        ("pandas json_normalize + to_parquet", lambda i: [PY, "-c", PANDAS_SCRIPT, data, work / f"pd{i}.parquet"]),
-    ]:
-        times, peaks = [], []
-        for i in range(REPEATS if "pandas" not in name else 1):
-            s, rss, _, _ = run_rss(cmd(i))
-            times.append(s)
-            peaks.append(rss)
-        ingest[name] = (statistics.median(times), max(peaks))
-        print(name, ingest[name], flush=True)
+    if "ingest" in SECTIONS:
+        data = work / "usage.json"
+        _, _, out, _ = run([EXAMPLE, "generate", ROWS, data])
+        size = json.loads(out)["bytes"]
+        print(f"ingest input: {ROWS} rows, {size / 1e6:.0f} MB", flush=True)
+        ingest = {}
+        for name, cmd in [
+            ("costlake (decode + Parquet)", lambda i: [EXAMPLE, "costlake", data, work / f"lake{i}"]),
+            ("serde_json parse only (floor)", lambda i: [EXAMPLE, "parse", data]),
+            ("DuckDB read_json + COPY", lambda i: [PY, "-c", DUCKDB_INGEST, data, work / f"duck{i}.parquet"]),
+            ("pandas json_normalize + to_parquet", lambda i: [PY, "-c", PANDAS_SCRIPT, data, work / f"pd{i}.parquet"]),
+        ]:
+            times, peaks = [], []
+            for i in range(REPEATS if "pandas" not in name else 1):
+                s, rss, _, _ = run_rss(cmd(i))
+                times.append(s)
+                peaks.append(rss)
+            ingest[name] = (statistics.median(times), max(peaks))
+            print(name, ingest[name], flush=True)
+        keep("ingest", {"rows": ROWS, "size": size, "paths": ingest})
 
     # 2. Sync from the local emulator: the query lake, and memory at two period sizes.
     lake = work / "lake"
-    emu, base = emulator(LAKE_PERIODS, LAKE_ROWS)
-    sync_s, sync_rss, _, _ = sync(base, str(lake))
-    emu.terminate()
-    print("sync", sync_s, sync_rss, flush=True)
-    rss_by_size = {}
-    for rows in RSS_SIZES:
-        emu, base = emulator(1, rows)
-        s, rss, _, _ = sync(base, str(work / f"rss{rows}"))
+    if {"sync", "repl", "queries"} & set(SECTIONS):
+        emu, base = emulator(LAKE_PERIODS, LAKE_ROWS)
+        sync_s, sync_rss, _, _ = sync(base, str(lake))
         emu.terminate()
-        rss_by_size[rows] = (s, rss)
-        print("sync rss", rows, s, rss, flush=True)
+        print("sync", sync_s, sync_rss, flush=True)
+    if "sync" in SECTIONS:
+        rss_by_size = {}
+        for rows in RSS_SIZES:
+            emu, base = emulator(1, rows)
+            s, rss, _, _ = sync(base, str(work / f"rss{rows}"))
+            emu.terminate()
+            rss_by_size[rows] = (s, rss)
+            print("sync rss", rows, s, rss, flush=True)
+        keep("sync", {"lake_s": sync_s, "lake_rss": sync_rss, "by_size": rss_by_size})
 
     # 3. REPL start-up on the 60-partition lake, to a clean exit.
-    repl_s, repl_rss, _ = measured([BIN, "--lake", lake], stdin=b"\\q\n", repeats=5)
+    if "repl" in SECTIONS:
+        repl_s, repl_rss, _ = measured([BIN, "--lake", lake], stdin=b"\\q\n", repeats=5)
+        keep("repl", {"s": repl_s, "rss": repl_rss})
 
     # 4. Each saved query, costlake against DuckDB on the same files.
-    queries = {}
-    for f in sorted((ROOT / "queries").glob("*.sql")):
-        text = f.read_text()
-        try:
-            queries[f.stem] = query_times(str(lake), f.stem, text)
-        except SystemExit as e:
-            queries[f.stem] = (None, str(e).splitlines()[0][:120])
-        print(f.stem, queries[f.stem], flush=True)
+    if "queries" in SECTIONS:
+        queries = {}
+        for f in sorted((ROOT / "queries").glob("*.sql")):
+            text = f.read_text()
+            try:
+                queries[f.stem] = query_times(str(lake), f.stem, text)
+            except SystemExit as e:
+                queries[f.stem] = (None, str(e).splitlines()[0][:120])
+            print(f.stem, queries[f.stem], flush=True)
+        keep("queries", queries)
 
     # 5. Cost Management exports: one month of actual cost as gzip CSV parts, into the lake,
     # and DuckDB reading the same parts into one Parquet file.
-    exports = {}
-    for rows in EXPORT_SIZES:
-        tree = work / f"exports{rows}"
-        run([BIN, "emulate", "--exports", tree, "--periods", 1, "--last-period", "202401",
-             "--rows-per-period", rows, "--export-types", "ActualCost", "--part-rows", 500000])
-        parts = sorted(str(p) for p in tree.rglob("daily-actual/**/*.csv.gz"))
-        gz_bytes = sum(Path(p).stat().st_size for p in parts)
-        s, rss, out, _ = run_rss([BIN, "ingest", "--source", tree, "--lake", work / f"xlake{rows}",
-                                   "--datasets", "cost_details"])
-        assert "1 partitions ingested" in out, out
-        ds, drss, _, _ = run_rss([PY, "-c", DUCKDB_CSV, json.dumps(parts), work / f"xduck{rows}.parquet"])
-        exports[rows] = (s, rss, ds, drss, gz_bytes)
-        print("exports", rows, exports[rows], flush=True)
-        shutil.rmtree(tree)
+    if "exports" in SECTIONS:
+        exports = {}
+        for rows in EXPORT_SIZES:
+            tree = work / f"exports{rows}"
+            run([BIN, "emulate", "--exports", tree, "--periods", 1, "--last-period", "202401",
+                 "--rows-per-period", rows, "--export-types", "ActualCost", "--part-rows", 500000])
+            parts = sorted(str(p) for p in tree.rglob("daily-actual/**/*.csv.gz"))
+            gz_bytes = sum(Path(p).stat().st_size for p in parts)
+            s, rss, out, _ = run_rss([BIN, "ingest", "--source", tree, "--lake", work / f"xlake{rows}",
+                                       "--datasets", "cost_details"])
+            assert "1 partitions ingested" in out, out
+            ds, drss, _, _ = run_rss([PY, "-c", DUCKDB_CSV, json.dumps(parts), work / f"xduck{rows}.parquet"])
+            exports[rows] = (s, rss, ds, drss, gz_bytes)
+            print("exports", rows, exports[rows], flush=True)
+            shutil.rmtree(tree)
+        keep("exports", exports)
 
-    write_report(versions, cpu, mem, size, ingest, sync_s, sync_rss, rss_by_size, repl_s,
-                 repl_rss, queries, exports)
+    write_report(cpu, mem, saved)
     shutil.rmtree(work)
 
 
-def write_report(versions, cpu, mem, size, ingest, sync_s, sync_rss, rss_by_size, repl_s,
-                 repl_rss, queries, exports):
+def write_report(cpu, mem, saved):
+    if not all(k in saved for k in ["ingest", "sync", "repl", "queries", "exports"]):
+        print("benches/results.json lacks some sections; run them all once to write RESULTS.md")
+        return
+    versions = saved["ingest"]["versions"]
+    ROWS, size, ingest = saved["ingest"]["figures"]["rows"], saved["ingest"]["figures"]["size"], saved["ingest"]["figures"]["paths"]
+    sync_s, sync_rss = saved["sync"]["figures"]["lake_s"], saved["sync"]["figures"]["lake_rss"]
+    rss_by_size = {int(k): v for k, v in saved["sync"]["figures"]["by_size"].items()}
+    repl_s, repl_rss = saved["repl"]["figures"]["s"], saved["repl"]["figures"]["rss"]
+    queries = saved["queries"]["figures"]
+    exports = {int(k): v for k, v in saved["exports"]["figures"].items()}
+    LAKE_PERIODS, LAKE_ROWS = saved["sync"]["sizes"]["LAKE_PERIODS"], saved["sync"]["sizes"]["LAKE_ROWS"]
+    measured_at = "; ".join(f"{k} on {v['date']} at {v['versions']['costlake']}" for k, v in saved.items())
     mine = ingest["costlake (decode + Parquet)"][0]
     lines = [
         "# costlake against the alternatives",
@@ -270,7 +303,8 @@ def write_report(versions, cpu, mem, size, ingest, sync_s, sync_rss, rss_by_size
         + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         "",
         f"Medians of {REPEATS} runs (pandas: one run) unless said otherwise; peak RSS is the "
-        "largest of those runs, per process, from `/usr/bin/time`.",
+        "largest of those runs, per process, from `/usr/bin/time`. Sections measured: "
+        f"{measured_at}.",
         "",
         f"## Ingest: {ROWS:,} v3 usage rows, {size / 1e6:.0f} MB of JSON, to Parquet",
         "",
@@ -305,7 +339,10 @@ def write_report(versions, cpu, mem, size, ingest, sync_s, sync_rss, rss_by_size
         "",
         "One month of the emulated enrollment's actual-cost export (gzip CSV parts of 500,000 "
         "rows, 59 columns, as Azure writes them) into the lake with `costlake ingest`, and DuckDB "
-        "`read_csv` of the same parts + `COPY … TO parquet` (one process each).",
+        "`read_csv` of the same parts + `COPY … TO parquet` (one process each, one run). DuckDB "
+        "reads the money as DOUBLE; costlake as `decimal(38,12)`. As first written, DuckDB's "
+        "`read_csv` fails on these files: it guesses `%d/%m/%Y` for the `MM/dd/yyyy` dates from "
+        "the first days of the month and stops at the 13th, so it is given `dateformat`.",
         "",
         "| month of | gzip MB | costlake s | rows/s | peak RSS MB | DuckDB s | DuckDB peak RSS MB | costlake's throughput ÷ DuckDB's |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
