@@ -551,9 +551,21 @@ impl ParallelDecoder {
                     let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
                     let mut decoder = table::TableDecoder::starting_at(dataset, &headers, first);
                     let mut splitter = table::CsvSplitter::new();
-                    let mut push = |cells: &[&str]| decoder.push_record(cells);
-                    splitter.feed(&bytes, &mut push)?;
-                    splitter.finish(&mut push)?;
+                    let mut pushed = 0u64;
+                    let mut push = |cells: &[&str]| {
+                        pushed += 1;
+                        decoder.push_record(cells)
+                    };
+                    // The splitter knows no row numbers: its errors get the chunk's.
+                    splitter
+                        .feed(&bytes, &mut push)
+                        .and_then(|()| splitter.finish(&mut push))
+                        .map_err(|e| match e {
+                            DecodeError::Shape(reason) => {
+                                DecodeError::Shape(format!("row {}: {reason}", first + pushed + 1))
+                            }
+                            other => other,
+                        })?;
                     let rounded = decoder.rounded();
                     Ok((decoder.finish().expect("a chunk has rows"), rounded))
                 }
@@ -1091,6 +1103,35 @@ mod tests {
     use super::*;
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::Decimal128Type;
+
+    #[test]
+    fn csv_record_errors_name_their_row_in_the_file() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let headers: Arc<[String]> = vec!["Cost".to_string(), "Date".to_string()].into();
+            let mut d = ParallelDecoder::with_format(
+                Dataset::CostDetails,
+                RowFormat::Csv(headers.clone()),
+                2,
+            );
+            for record in [
+                &b"1.5,09/21/2023\n"[..],
+                b"\"2,5\",09/22/2023\n",
+                b"3,09/23/2023",
+            ] {
+                d.push_row(record);
+            }
+            let err = d.next_batch(true).await.unwrap().unwrap_err().to_string();
+            assert!(err.contains("row 2") && err.contains("`Cost`"), "{err}");
+
+            let mut d =
+                ParallelDecoder::with_format(Dataset::CostDetails, RowFormat::Csv(headers), 8);
+            d.push_row(b"1,09/21/2023\n");
+            d.push_row(b"\xff,09/22/2023\n");
+            let err = d.next_batch(true).await.unwrap().unwrap_err().to_string();
+            assert!(err.contains("row 2: a record is not UTF-8"), "{err}");
+        });
+    }
 
     fn rows(json: &str, chunk: usize) -> (Vec<String>, RowScanner) {
         let mut scanner = RowScanner::new();

@@ -265,7 +265,6 @@ pub struct CsvSplitter {
     ends: Vec<usize>,
     out_len: usize,
     end_len: usize,
-    records: u64,
 }
 
 impl Default for CsvSplitter {
@@ -282,13 +281,7 @@ impl CsvSplitter {
             ends: vec![0; 256],
             out_len: 0,
             end_len: 0,
-            records: 0,
         }
-    }
-
-    /// Records found so far, the header included.
-    pub fn records(&self) -> u64 {
-        self.records
     }
 
     /// Feeds bytes, calling `on_record` with each whole record's cells.
@@ -339,12 +332,10 @@ impl CsvSplitter {
             R::OutputFull => self.out.resize(self.out.len() * 2, 0),
             R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
             R::Record => {
-                self.records += 1;
                 let record = &self.out[..self.out_len];
                 let text = std::str::from_utf8(record).map_err(|e| {
                     DecodeError::Shape(format!(
-                        "line {} is not UTF-8 text (byte {} of the record)",
-                        self.records,
+                        "a record is not UTF-8 text (byte {} of it)",
                         e.valid_up_to()
                     ))
                 })?;

@@ -167,14 +167,11 @@ pub async fn write_tree(
             let marketplace = (0..n)
                 .find(|&j| e.marketplace_row(period, j).date >= month + Duration::days(day as i64))
                 .unwrap_or(n);
+            let submitted = at(month + Duration::days(day as i64), 6);
             RunPlan {
-                export,
-                period,
-                submitted: at(month + Duration::days(day as i64), 6),
                 usage_rows: usage,
                 marketplace_rows: marketplace,
-                incomplete: false,
-                empty: false,
+                ..whole(export, submitted)
             }
         };
         // The final run of a month: the re-export on the 2nd of the next month, or today's
