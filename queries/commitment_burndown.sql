@@ -15,17 +15,17 @@ WITH actual AS (
         ending_balance,
         row_number() OVER (ORDER BY billing_period DESC) AS age
     FROM balance_summary
-), burn AS (
-    -- What the commitment pays for each month: Azure usage other than charges billed separately,
-    -- averaged over the most recent `trailing` periods.
-    SELECT CAST(sum(utilized + service_overage) / count(*) AS DECIMAL(38, 12)) AS monthly
-    FROM actual
-    WHERE age <= CAST($trailing AS BIGINT)
 ), latest AS (
-    SELECT billing_period, ending_balance,
-           CAST(substr(billing_period, 1, 4) AS BIGINT) * 12 + CAST(substr(billing_period, 5, 2) AS BIGINT) - 1 AS month_index
+    -- The newest period and the burn rate, in one pass: what the commitment pays each month
+    -- (Azure usage other than charges billed separately), averaged over the most recent
+    -- `trailing` periods.
+    SELECT
+        max(CASE WHEN age = 1 THEN ending_balance END) AS ending_balance,
+        max(CASE WHEN age = 1 THEN CAST(substr(billing_period, 1, 4) AS BIGINT) * 12
+                                   + CAST(substr(billing_period, 5, 2) AS BIGINT) - 1 END) AS month_index,
+        CAST(sum(CASE WHEN age <= CAST($trailing AS BIGINT) THEN utilized + service_overage END)
+             / count(CASE WHEN age <= CAST($trailing AS BIGINT) THEN 1 END) AS DECIMAL(38, 12)) AS monthly
     FROM actual
-    WHERE age = 1
 ), ahead AS (
     -- generate_series takes constants only: at most ten years ahead.
     SELECT value AS k FROM generate_series(1, 120) WHERE value <= CAST($months AS BIGINT)
@@ -35,7 +35,8 @@ WITH actual AS (
         (month_index + k) / 12 * 100 + (month_index + k) % 12 + 1 AS yyyymm,
         greatest(ending_balance - (k - 1) * monthly, CAST(0 AS DECIMAL(38, 12))) AS beginning_balance,
         monthly
-    FROM latest, burn, ahead
+    FROM latest, ahead
+    WHERE month_index IS NOT NULL
 )
 SELECT billing_period, 'actual' AS kind, beginning_balance, new_purchases, adjustments, utilized,
        service_overage, charges_billed_separately, ending_balance

@@ -54,6 +54,24 @@ fn block_size_udf() -> ScalarUDF {
     )
 }
 
+/// The file schema as DataFusion reads it: text columns as `Utf8View`, which the Parquet
+/// reader fills with views into the pages (and the dictionaries) it has decoded instead of
+/// copying every string; the files themselves keep plain `Utf8`.
+fn query_schema(file: &arrow::datatypes::Schema) -> arrow::datatypes::SchemaRef {
+    let fields: Vec<arrow::datatypes::Field> = file
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        file.metadata().clone(),
+    ))
+}
+
 /// Registers every dataset of the lake as a table named after it, and the `focus` view.
 pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
     if let Some((url, store)) = lake.bucket() {
@@ -64,14 +82,14 @@ pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
         let partition_cols = dataset
             .partition_columns()
             .iter()
-            .map(|c| (c.to_string(), DataType::Utf8))
+            .map(|c| (c.to_string(), DataType::Utf8View))
             .collect();
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
             .with_table_partition_cols(partition_cols);
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
-            .with_schema(dataset.file_schema());
+            .with_schema(query_schema(&dataset.file_schema()));
         ctx.register_table(dataset.name(), Arc::new(ListingTable::try_new(config)?))?;
     }
     // Planning the view reads no file: the tables' schemas are declared.

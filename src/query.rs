@@ -304,6 +304,8 @@ pub struct Session {
     pub lake: Lake,
     pub queries: BTreeMap<String, SavedQuery>,
     pub print: PrintOptions,
+    /// The lake manifest's version when the session last listed the lake's files.
+    listed_at: std::sync::Mutex<Option<String>>,
 }
 
 impl Session {
@@ -316,11 +318,28 @@ impl Session {
         let ctx = catalog::session();
         catalog::register(&ctx, &lake).await?;
         Ok(Session {
+            listed_at: std::sync::Mutex::new(lake.manifest_version().await?),
             ctx,
             lake,
             queries: library(queries_dir)?,
             print: PrintOptions::default(),
         })
+    }
+
+    /// Forgets the lake's file listing once a sync or an ingest (in this process or another)
+    /// has published a partition since it was taken. DataFusion keeps listings for the life
+    /// of a session: without this, a REPL left open would answer from the files it first
+    /// saw. One metadata request per statement; the listing is reused while nothing changed.
+    async fn see_lake_changes(&self) -> Result<(), QueryError> {
+        let version = self.lake.manifest_version().await?;
+        let mut listed_at = self.listed_at.lock().expect("not poisoned");
+        if *listed_at != version {
+            if let Some(listings) = self.ctx.runtime_env().cache_manager.get_list_files_cache() {
+                listings.clear();
+            }
+            *listed_at = version;
+        }
+        Ok(())
     }
 
     /// Finds a saved query by name, or reads it from a `.sql` file.
@@ -415,6 +434,7 @@ impl Session {
             "SELECT DISTINCT {PARTITION_BILLING_PERIOD} FROM {} ORDER BY 1 DESC LIMIT 2",
             Dataset::UsageDetails.name()
         );
+        self.see_lake_changes().await?;
         let batches = self.ctx.sql(&sql).await?.collect().await?;
         let mut periods = Vec::new();
         for b in &batches {
@@ -475,6 +495,7 @@ impl Session {
         statement: datafusion::sql::parser::Statement,
         params: &HashMap<String, ScalarValue>,
     ) -> Result<datafusion::dataframe::DataFrame, QueryError> {
+        self.see_lake_changes().await?;
         let plan = self.ctx.state().statement_to_plan(statement).await?;
         let df = self.ctx.execute_logical_plan(plan).await?;
         if params.is_empty() {

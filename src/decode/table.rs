@@ -74,7 +74,7 @@ impl TableDecoder {
             .collect();
         TableDecoder {
             fields,
-            columns: Columns::new(dataset),
+            columns: Columns::new(dataset, 0),
             sources,
             source_headers,
             unknown,
@@ -82,6 +82,12 @@ impl TableDecoder {
             row_number: 1,
             rounded: 0,
         }
+    }
+
+    /// The decoder with room for `rows` rows before its builders grow.
+    pub fn with_capacity(mut self, rows: usize) -> TableDecoder {
+        self.columns = Columns::new(self.columns.dataset, rows);
+        self
     }
 
     /// A decoder whose first row is data row `first` (from 0) of the file, for the row

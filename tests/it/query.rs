@@ -451,3 +451,51 @@ async fn the_repl_completes_continues_survives_errors_and_cancels() {
         "history is kept: {history}"
     );
 }
+
+/// A session left open (a REPL) sees what a later sync publishes: DataFusion keeps a table's
+/// file listing for the life of a session, and the session lists again once the manifest moved.
+#[tokio::test]
+async fn an_open_session_sees_partitions_published_after_it_opened() {
+    use costlake::emulator::generator::PeriodId;
+    use costlake::sync::PeriodSelection;
+
+    let emu = crate::common::start(crate::common::config(300)).await;
+    let lake = tempfile::tempdir().unwrap();
+    let mut options = crate::common::sync_options(&emu, lake.path());
+    options.periods = PeriodSelection::Range(PeriodId(202401), PeriodId(202401));
+    assert!(costlake::sync::run(options.clone()).await.unwrap().ok());
+
+    let session = costlake::query::Session::open(&lake.path().display().to_string(), None)
+        .await
+        .unwrap();
+    let periods = || async {
+        let results = session
+            .collect(
+                "SELECT count(DISTINCT billing_period) AS periods, count(*) AS n FROM usage_details",
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+        let batch = &results[0][0];
+        let col = |i: usize| {
+            arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Int64).unwrap()
+        };
+        let value = |i: usize| {
+            col(i)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap()
+                .value(0)
+        };
+        (value(0), value(1))
+    };
+    assert_eq!(periods().await, (1, 300));
+
+    options.periods = PeriodSelection::All;
+    assert!(costlake::sync::run(options).await.unwrap().ok());
+    assert_eq!(
+        periods().await,
+        (3, 900),
+        "the session answers from the new listing"
+    );
+}
