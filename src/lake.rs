@@ -19,7 +19,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutPayload};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::async_writer::AsyncFileWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -418,15 +418,13 @@ impl Lake {
             bytes: 0,
         };
         let props = writer_properties(key.dataset);
-        let encoder = ArrowWriter::try_new(Vec::new(), key.dataset.file_schema(), Some(props))
+        let writer = AsyncArrowWriter::try_new(sink, key.dataset.file_schema(), Some(props))
             .map_err(|source| LakeError::Parquet {
                 path: path.to_string(),
                 source,
             })?;
         Ok(PartitionWriter {
-            encoder: Some(encoder),
-            encoding: None,
-            sink,
+            writer,
             path,
             rows: 0,
         })
@@ -569,22 +567,12 @@ impl AsyncFileWriter for HashingSink {
     }
 }
 
-/// A partition being written. Batches are encoded on the blocking pool, one at a time and in
-/// order, while the caller goes on with the next (encoding is a fifth of ingest's work, and on
-/// the caller's thread it held up the scanning that feeds the decoders); the encoded row
-/// groups pass to the store between batches.
+/// A partition being written.
 pub struct PartitionWriter {
-    /// The encoder, when no batch is being encoded.
-    encoder: Option<ArrowWriter<Vec<u8>>>,
-    /// The batch being encoded: the task hands the encoder back.
-    encoding: Option<tokio::task::JoinHandle<Encoded>>,
-    sink: HashingSink,
+    writer: AsyncArrowWriter<HashingSink>,
     path: Path,
     rows: u64,
 }
-
-/// The encoder back from a batch, and how encoding it went.
-type Encoded = (ArrowWriter<Vec<u8>>, parquet::errors::Result<()>);
 
 /// A partition made visible.
 #[derive(Debug, Clone)]
@@ -598,78 +586,41 @@ pub struct Written {
 impl PartitionWriter {
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), LakeError> {
         self.rows += batch.num_rows() as u64;
-        let mut encoder = self.encoder().await?;
-        let batch = batch.clone();
-        self.encoding = Some(tokio::task::spawn_blocking(move || {
-            let done = encoder.write(&batch);
-            (encoder, done)
-        }));
-        Ok(())
+        self.writer
+            .write(batch)
+            .await
+            .map_err(|source| LakeError::Parquet {
+                path: self.path.to_string(),
+                source,
+            })
     }
 
     pub fn rows(&self) -> u64 {
         self.rows
     }
 
-    /// The encoder back from the batch it was encoding, once what it has encoded since is
-    /// passed to the store.
-    async fn encoder(&mut self) -> Result<ArrowWriter<Vec<u8>>, LakeError> {
-        let mut encoder = match (self.encoder.take(), self.encoding.take()) {
-            (Some(encoder), _) => encoder,
-            (None, Some(task)) => {
-                // A panic while encoding is the encoder's bug: it goes on here.
-                let (encoder, done) = task
-                    .await
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-                done.map_err(|source| self.parquet_error(source))?;
-                encoder
-            }
-            (None, None) => unreachable!("the encoder is home or encoding"),
-        };
-        let bytes = std::mem::take(encoder.inner_mut());
-        if !bytes.is_empty() {
-            self.sink
-                .write(Bytes::from(bytes))
-                .await
-                .map_err(|source| self.parquet_error(source))?;
-        }
-        Ok(encoder)
-    }
-
-    fn parquet_error(&self, source: parquet::errors::ParquetError) -> LakeError {
-        LakeError::Parquet {
-            path: self.path.to_string(),
-            source,
-        }
-    }
-
     /// Flushes the last row group and the footer and makes the file visible in one step,
     /// replacing the partition's previous file.
-    pub async fn commit(mut self) -> Result<Written, LakeError> {
-        let mut encoder = self.encoder().await?;
-        self.encoding = Some(tokio::task::spawn_blocking(move || {
-            let done = encoder.finish().map(|_| ());
-            (encoder, done)
-        }));
-        drop(self.encoder().await?);
-        self.sink
-            .complete()
-            .await
-            .map_err(|source| self.parquet_error(source))?;
+    pub async fn commit(self) -> Result<Written, LakeError> {
+        let path = self.path.to_string();
+        let mut writer = self.writer;
+        writer.finish().await.map_err(|source| LakeError::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+        let sink = writer.into_inner();
         Ok(Written {
-            file: self.path.to_string(),
+            file: path,
             rows: self.rows,
-            bytes: self.sink.bytes,
-            sha256: format!("{:x}", self.sink.hasher.finalize()),
+            bytes: sink.bytes,
+            sha256: format!("{:x}", sink.hasher.finalize()),
         })
     }
 
     /// Abandons the partition: nothing becomes visible and the previous file stays.
-    pub async fn abort(mut self) {
-        if let Some(task) = self.encoding.take() {
-            let _ = task.await;
-        }
-        let _ = self.sink.inner.abort().await;
+    pub async fn abort(self) {
+        let mut sink = self.writer.into_inner();
+        let _ = sink.inner.abort().await;
     }
 }
 
