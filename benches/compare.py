@@ -5,6 +5,8 @@ Environment (defaults in brackets): ROWS [1000000] usage rows of JSON for the in
 LAKE_PERIODS [12] × LAKE_ROWS [200000] for the query lake; RSS_SIZES ["1000000 5000000"] period
 sizes whose sync memory is compared; EXPORT_SIZES ["1000000 5000000"] month sizes of the
 Cost Management export ingest; REPEATS [3] timed runs per measurement (the median is kept);
+QUERY_REPEATS [11] runs of each saved query (they take milliseconds, and vary by half from run
+to run on a shared machine);
 SECTIONS ["ingest sync repl queries exports"] which to run: each section's figures are kept in
 benches/results.json, so one section can be measured again and RESULTS.md rewritten from all.
 """
@@ -30,6 +32,7 @@ LAKE_PERIODS = int(os.environ.get("LAKE_PERIODS", 12))
 LAKE_ROWS = int(os.environ.get("LAKE_ROWS", 200_000))
 RSS_SIZES = [int(x) for x in os.environ.get("RSS_SIZES", "1000000 5000000").split()]
 REPEATS = int(os.environ.get("REPEATS", 3))
+QUERY_REPEATS = int(os.environ.get("QUERY_REPEATS", 11))
 EXPORT_SIZES = [int(x) for x in os.environ.get("EXPORT_SIZES", "1000000 5000000").split()]
 SECTIONS = os.environ.get("SECTIONS", "ingest sync repl queries exports").split()
 SAVED = ROOT / "benches/results.json"
@@ -159,15 +162,15 @@ def duckdb_sql(sql):
 def query_times(lake, name, text):
     params = [a for k, v in PARAMS.items() if re.search(re.escape(k) + r"\b", text)
               for a in ("-p", f"{k[1:]}={v.strip(chr(39))}")]
-    # Warm, in one session as DuckDB's are: the REPL runs the query REPEATS + 1 times.
+    # Warm, in one session as DuckDB's are: the REPL runs the query QUERY_REPEATS + 1 times.
     run_line = " ".join(["\\run", name, *params[1::2]])
-    script = "\\timing\n" + (run_line + "\n") * (REPEATS + 1) + "\\q\n"
+    script = "\\timing\n" + (run_line + "\n") * (QUERY_REPEATS + 1) + "\\q\n"
     _, _, _, err = run([BIN, "--lake", lake], stdin=script.encode())
     times = [float(t) for t in re.findall(r"rows in ([0-9.]+) s", err)]
-    if len(times) != REPEATS + 1:
+    if len(times) != QUERY_REPEATS + 1:
         sys.exit(f"{name}: the REPL printed {len(times)} timings: {err[-300:]}")
     mine = statistics.median(times[1:])
-    _, _, out, _ = run([PY, "-c", DUCKDB_QUERY, lake, str(REPEATS + 1)],
+    _, _, out, _ = run([PY, "-c", DUCKDB_QUERY, lake, str(QUERY_REPEATS + 1)],
                        stdin=duckdb_sql(text).encode())
     theirs = float(out.split()[0])
     return mine, theirs
@@ -199,7 +202,8 @@ def main():
         """Keeps a section's figures with the versions and sizes they were measured at."""
         saved[section] = {"figures": figures, "versions": versions, "date": time.strftime("%Y-%m-%d"),
                           "sizes": {"ROWS": ROWS, "LAKE_PERIODS": LAKE_PERIODS, "LAKE_ROWS": LAKE_ROWS,
-                                    "RSS_SIZES": RSS_SIZES, "EXPORT_SIZES": EXPORT_SIZES, "REPEATS": REPEATS}}
+                                    "RSS_SIZES": RSS_SIZES, "EXPORT_SIZES": EXPORT_SIZES, "REPEATS": REPEATS,
+                                    "QUERY_REPEATS": QUERY_REPEATS}}
         SAVED.write_text(json.dumps(saved, indent=1))
 
     # 1. Ingest: the same usage JSON four ways.
@@ -360,7 +364,8 @@ def write_report(cpu, mem, saved):
         "",
         f"The lake above ({LAKE_PERIODS * LAKE_ROWS:,} usage rows). Each engine's own timing of "
         f"the statement in one warm session (costlake: `\\run` in the REPL with `\\timing`; "
-        f"DuckDB: around `execute().fetchall()` on one connection), median of {REPEATS} after one "
+        f"DuckDB: around `execute().fetchall()` on one connection), median of "
+        f"{saved['queries']['sizes'].get('QUERY_REPEATS', REPEATS)} after one "
         f"discarded run. DuckDB runs the same SQL with parameters as "
         "literals, `strftime`/`strptime` for `to_char`/`to_date`, and `unit_block_size` as a macro.",
         "",
