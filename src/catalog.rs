@@ -54,24 +54,6 @@ fn block_size_udf() -> ScalarUDF {
     )
 }
 
-/// The file schema as DataFusion reads it: text columns as `Utf8View`, which the Parquet
-/// reader fills with views into the pages (and the dictionaries) it has decoded instead of
-/// copying every string; the files themselves keep plain `Utf8`.
-fn query_schema(file: &arrow::datatypes::Schema) -> arrow::datatypes::SchemaRef {
-    let fields: Vec<arrow::datatypes::Field> = file
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    Arc::new(arrow::datatypes::Schema::new_with_metadata(
-        fields,
-        file.metadata().clone(),
-    ))
-}
-
 /// Registers every dataset of the lake as a table named after it, and the `focus` view.
 pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
     if let Some((url, store)) = lake.bucket() {
@@ -79,17 +61,12 @@ pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
     }
     for dataset in Dataset::ALL {
         let url = ListingTableUrl::parse(format!("{}{}/", lake.url(), dataset.name()))?;
-        let partition_cols = dataset
-            .partition_columns()
-            .iter()
-            .map(|c| (c.to_string(), DataType::Utf8View))
-            .collect();
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
-            .with_table_partition_cols(partition_cols);
+            .with_table_partition_cols(dataset.query_partition_columns());
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
-            .with_schema(query_schema(&dataset.file_schema()));
+            .with_schema(dataset.query_schema());
         ctx.register_table(dataset.name(), Arc::new(ListingTable::try_new(config)?))?;
     }
     // Planning the view reads no file: the tables' schemas are declared.

@@ -18,6 +18,9 @@ pub const DECIMAL_PRECISION: u8 = 38;
 /// which only doubles printed in exponent form carry, are rounded half to even.
 pub const DECIMAL_SCALE: i8 = 12;
 
+/// The type text columns are queried as.
+const QUERY_TEXT: DataType = DataType::Utf8View;
+
 /// Version of the lake layout and column set, written into every Parquet file's metadata.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -1197,18 +1200,28 @@ impl Dataset {
         SCHEMAS[self as usize].clone()
     }
 
-    /// The schema of the table as queried: file columns then partition columns.
-    pub fn table_schema(self) -> SchemaRef {
-        let mut fields: Vec<ArrowField> = self
-            .file_schema()
+    /// The file columns as queried: text as `Utf8View`, which the Parquet reader fills with
+    /// views into the pages (and the dictionaries) it has decoded instead of copying every
+    /// string; the files themselves keep plain `Utf8`.
+    pub fn query_schema(self) -> SchemaRef {
+        let file = self.file_schema();
+        let fields: Vec<ArrowField> = file
             .fields()
             .iter()
-            .map(|f| f.as_ref().clone())
+            .map(|f| match f.data_type() {
+                DataType::Utf8 => f.as_ref().clone().with_data_type(QUERY_TEXT),
+                _ => f.as_ref().clone(),
+            })
             .collect();
-        for p in self.partition_columns() {
-            fields.push(ArrowField::new(*p, DataType::Utf8, false));
-        }
-        Arc::new(Schema::new(fields))
+        Arc::new(Schema::new_with_metadata(fields, file.metadata().clone()))
+    }
+
+    /// The partition columns as queried: text, like the other text columns.
+    pub fn query_partition_columns(self) -> Vec<(String, DataType)> {
+        self.partition_columns()
+            .iter()
+            .map(|c| (c.to_string(), QUERY_TEXT))
+            .collect()
     }
 }
 
