@@ -191,8 +191,6 @@ pub struct RowDecoder {
     last_keys: Vec<(Box<str>, usize)>,
     /// Scratch: which fields the current row set.
     seen: Vec<bool>,
-    /// Scratch: the current row's text of each column a derived column reads (the tags).
-    pending_tags: Vec<Option<String>>,
     /// Rows decoded over the decoder's life, for error messages.
     row_number: u64,
     /// Decimals that had non-zero digits beyond the lake's scale.
@@ -218,7 +216,6 @@ impl RowDecoder {
             by_name,
             last_keys: Vec::new(),
             seen: vec![false; fields.len()],
-            pending_tags: vec![None; fields.len()],
             row_number: 0,
             rounded: 0,
         }
@@ -257,8 +254,10 @@ impl RowDecoder {
         let row = self.row_number;
         let pairs = parse_object(json).map_err(|reason| DecodeError::Row { row, reason })?;
         self.seen.iter_mut().for_each(|s| *s = false);
-        for (position, (name, raw, value)) in pairs.into_iter().enumerate() {
-            let name: &str = &name;
+        // Where in the row the text the derived column reads (the tags) is.
+        let mut derived_source = None;
+        for (position, (name, raw, value)) in pairs.iter().enumerate() {
+            let name: &str = name;
             let index = match self.last_keys.get(position) {
                 Some((key, i)) if **key == *name => *i,
                 _ => {
@@ -290,15 +289,12 @@ impl RowDecoder {
             }
             let field = &self.fields[index];
             if self.columns.feeds_derived(index) {
-                self.pending_tags[index] = match &value {
-                    Scalar::Str(s) => Some(s.to_string()),
-                    _ => None,
-                };
+                derived_source = Some(position);
             }
             let appended = append(
                 &mut self.columns.builders[index],
                 field.kind,
-                &value,
+                value,
                 &mut self.rounded,
             )
             .map_err(|reason| DecodeError::Value {
@@ -326,12 +322,11 @@ impl RowDecoder {
                 });
             }
             self.columns.builders[i].append_null();
-            self.pending_tags[i] = None;
         }
-        let tags = self
-            .columns
-            .derived
-            .and_then(|(_, source)| self.pending_tags[source].as_deref());
+        let tags = derived_source.and_then(|p| match &pairs[p].2 {
+            Scalar::Str(s) => Some(s.as_ref()),
+            _ => None,
+        });
         self.columns.end_row(tags);
         self.row_number += 1;
         Ok(())
@@ -403,24 +398,33 @@ fn append(
     Ok(true)
 }
 
+/// The tags' JSON object as map entries, read the way a JSON object reads (keys in order, the
+/// last of a repeated key winning); text that is not an object gives a null map.
 fn append_tags(map: &mut MapBuilder<StringBuilder, StringBuilder>, text: Option<&str>) {
-    let parsed = text
+    let members = text
         .filter(|t| !t.trim().is_empty())
-        .and_then(|t| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t).ok());
-    match parsed {
-        Some(obj) => {
-            for (k, v) in obj {
-                map.keys().append_value(k);
-                match v {
-                    serde_json::Value::String(s) => map.values().append_value(s),
-                    serde_json::Value::Null => map.values().append_null(),
-                    other => map.values().append_value(other.to_string()),
-                }
-            }
-            map.append(true).expect("map append");
+        .and_then(|t| parse_object(t.as_bytes()).ok());
+    let Some(mut members) = members else {
+        map.append(false).expect("map append");
+        return;
+    };
+    members.sort_by(|a, b| a.0.cmp(&b.0)); // stable: a repeated key's spellings stay in order
+    for (i, (key, raw, value)) in members.iter().enumerate() {
+        if members.get(i + 1).is_some_and(|next| next.0 == *key) {
+            continue;
         }
-        None => map.append(false).expect("map append"),
+        map.keys().append_value(key);
+        match value {
+            Scalar::Str(s) => map.values().append_value(s),
+            Scalar::Null => map.values().append_null(),
+            // Numbers, booleans and nested values as compact JSON text.
+            Scalar::Literal(_) | Scalar::Nested(_) => map.values().append_value(
+                serde_json::from_str::<serde_json::Value>(raw)
+                    .map_or_else(|_| raw.to_string(), |v| v.to_string()),
+            ),
+        }
     }
+    map.append(true).expect("map append");
 }
 
 /// How the rows given to a [`ParallelDecoder`] are written.
@@ -731,9 +735,8 @@ fn parse_naive_date(t: &str) -> Option<NaiveDate> {
         .or_else(|| NaiveDate::parse_from_str(t, "%m/%d/%Y").ok())
 }
 
-/// Parses a JSON object into its (key, raw value) pairs without building a tree.
-/// The members of one row's JSON object, in order: each key, the value's JSON text (for error
-/// messages) and the value. Read by hand in one pass: through serde_json's `RawValue` every
+/// The members of a JSON object (a row, or its tags), in order: each key, the value's JSON text
+/// (for error messages) and the value. Read by hand in one pass: through serde_json's `RawValue` every
 /// string was read twice, and that was the largest part of decoding.
 fn parse_object(json: &[u8]) -> Result<Vec<Member<'_>>, String> {
     let text = std::str::from_utf8(json).map_err(|e| format!("not UTF-8: {e}"))?;
@@ -1314,6 +1317,56 @@ mod tests {
     use super::*;
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::Decimal128Type;
+
+    /// Tags become the map serde_json's `Map` reads from them: keys sorted, the last of a
+    /// repeated key winning, non-string values as compact JSON, and no map for anything else.
+    #[test]
+    fn tags_map_as_serde_json_reads_the_object() {
+        let texts = [
+            r#"{"team":"a","env":"prod"}"#,
+            r#"{"env":"dev","Env":"x","env":"prod"}"#,
+            r#" {"n": 1.50, "b": true, "z": null, "o": {"k": [1, 2]}, "e": "é"q"} "#,
+            "{}",
+            "",
+            "   ",
+            "not json",
+            r#"["a"]"#,
+            r#"{"a":"b"} trailing"#,
+            r#"{"a":}"#,
+        ];
+        for text in texts {
+            let mut ours = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+            append_tags(&mut ours, Some(text));
+            let ours = ours.finish();
+            let theirs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text);
+            match theirs {
+                Err(_) => assert!(ours.is_null(0), "{text}"),
+                Ok(theirs) => {
+                    let entries = ours.value(0);
+                    let keys = entries.column(0).as_string::<i32>();
+                    let values = entries.column(1).as_string::<i32>();
+                    let read: Vec<(String, Option<String>)> = (0..entries.len())
+                        .map(|i| {
+                            let v = values.is_valid(i).then(|| values.value(i).to_string());
+                            (keys.value(i).to_string(), v)
+                        })
+                        .collect();
+                    let expected: Vec<(String, Option<String>)> = theirs
+                        .into_iter()
+                        .map(|(k, v)| match v {
+                            serde_json::Value::String(s) => (k, Some(s)),
+                            serde_json::Value::Null => (k, None),
+                            other => (k, Some(other.to_string())),
+                        })
+                        .collect();
+                    assert_eq!(read, expected, "{text}");
+                }
+            }
+        }
+        let mut none = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        append_tags(&mut none, None);
+        assert!(none.finish().is_null(0));
+    }
 
     /// The row reader against serde_json: the same members and values for valid rows, and an
     /// error wherever serde_json has one.
