@@ -113,14 +113,22 @@ async fn spend_queries_match_the_generator() {
                 .or_default() += r.cost;
         }
     }
-    let got: BTreeMap<String, i128> = query(lake, "cost_by_tag", &["period=202402", "key=env"])
+    let by_env = query(lake, "cost_by_tag", &["period=202402", "key=env"]);
+    let got: BTreeMap<String, i128> = by_env
         .iter()
         .inspect(|r| assert_eq!(text(r, "tag_key"), "env"))
         .map(|r| (text(r, "tag_value"), money(r, "cost")))
         .collect();
     assert_eq!(got, env);
-    assert_eq!(got.values().sum::<i128>(), e.totals(feb).cost);
+    let period_cost = e.totals(feb).cost;
+    assert_eq!(got.values().sum::<i128>(), period_cost);
     let all = query(lake, "cost_by_tag", &["period=202402"]);
+    // Every row's share of the period, to two places.
+    for r in by_env.iter().chain(&all) {
+        let (pct, cost) = (money(r, "pct_of_period"), money(r, "cost"));
+        let off = (pct * period_cost / 1_000_000_000_000 - 100 * cost).abs();
+        assert!(off * 200 <= period_cost, "pct_of_period of {r:?}");
+    }
     let none = all
         .iter()
         .find(|r| text(r, "tag_key") == "(untagged)")
