@@ -285,6 +285,33 @@ def main():
     shutil.rmtree(work)
 
 
+def targets(saved):
+    """Each of the targets the performance work set, with what was measured against it."""
+    ingest = saved["ingest"]["figures"]["paths"]
+    mine = ingest["costlake (decode + Parquet)"][0]
+    duck = ingest["DuckDB read_json + COPY"][0] / mine
+    pandas = ingest["pandas json_normalize + to_parquet"][0] / mine
+    floor = mine / ingest["serde_json parse only (floor)"][0]
+    by_size = sorted((int(k), v) for k, v in saved["sync"]["figures"]["by_size"].items())
+    (small, (_, small_rss)), (large, (_, large_rss)) = by_size[0], by_size[-1]
+    ratios = {name: a / b for name, (a, b) in saved["queries"]["figures"].items() if a is not None}
+    worst = max(ratios, key=ratios.get)
+    within = sum(r <= 1.5 for r in ratios.values())
+    partitions = saved["sync"]["sizes"]["LAKE_PERIODS"] * 5
+    repl_ms = saved["repl"]["figures"]["s"] * 1000
+    return [
+        ("JSON ingest at least 2× DuckDB's throughput", f"{duck:.2f}×", duck >= 2),
+        ("JSON ingest at least 5× the pandas script's", f"{pandas:.1f}×", pandas >= 5),
+        ("JSON ingest within 2× of the parse-only floor", f"{floor:.2f}× the floor's time", floor <= 2),
+        (f"sync of a {large:,}-row period under 300 MB, flat from {small:,}",
+         f"{large_rss:.0f} MB ({small_rss:.0f} MB at {small:,})", large_rss < 300),
+        ("every saved query within 1.5× DuckDB",
+         f"{within} of {len(ratios)}; slowest {worst} {ratios[worst]:.2f}×", within == len(ratios)),
+        ("no saved query over 2× DuckDB", f"slowest {ratios[worst]:.2f}×", ratios[worst] <= 2),
+        (f"REPL start-up on {partitions} partitions under 150 ms", f"{repl_ms:.0f} ms", repl_ms < 150),
+    ]
+
+
 def write_report(cpu, mem, saved):
     if not all(k in saved for k in ["ingest", "sync", "repl", "queries", "exports"]):
         print("benches/results.json lacks some sections; run them all once to write RESULTS.md")
@@ -309,6 +336,12 @@ def write_report(cpu, mem, saved):
         f"Medians of {REPEATS} runs (pandas: one run) unless said otherwise; peak RSS is the "
         "largest of those runs, per process, from `/usr/bin/time`. Sections measured: "
         f"{measured_at}.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+        *[f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets(saved)],
         "",
         f"## Ingest: {ROWS:,} v3 usage rows, {size / 1e6:.0f} MB of JSON, to Parquet",
         "",
