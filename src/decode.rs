@@ -735,9 +735,9 @@ fn parse_naive_date(t: &str) -> Option<NaiveDate> {
         .or_else(|| NaiveDate::parse_from_str(t, "%m/%d/%Y").ok())
 }
 
-/// The members of a JSON object (a row, or its tags), in order: each key, the value's JSON text
-/// (for error messages) and the value. Read by hand in one pass: through serde_json's `RawValue` every
-/// string was read twice, and that was the largest part of decoding.
+/// The members of a JSON object (a row, or its tags), in order: each key, the value's JSON
+/// text (for error messages) and the value. Read by hand in one pass: through serde_json's
+/// `RawValue` every string was read twice, and that was the largest part of decoding.
 fn parse_object(json: &[u8]) -> Result<Vec<Member<'_>>, String> {
     let text = std::str::from_utf8(json).map_err(|e| format!("not UTF-8: {e}"))?;
     let mut r = JsonReader { text, pos: 0 };
@@ -1325,7 +1325,7 @@ mod tests {
         let texts = [
             r#"{"team":"a","env":"prod"}"#,
             r#"{"env":"dev","Env":"x","env":"prod"}"#,
-            r#" {"n": 1.50, "b": true, "z": null, "o": {"k": [1, 2]}, "e": "é"q"} "#,
+            r#" {"n": 1.50, "b": true, "z": null, "o": {"k": [1, 2]}, "e": "\u00e9\"q"} "#,
             "{}",
             "",
             "   ",
