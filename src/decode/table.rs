@@ -122,7 +122,8 @@ impl TableDecoder {
     /// Decodes one row. An empty cell (or the literal `NULL` some FOCUS files print) is null.
     pub fn push_record(&mut self, cells: &[&str]) -> Result<(), DecodeError> {
         let row = self.row_number;
-        let mut tags: Option<String> = None;
+        // The tags' text, for the derived map: borrowed from the cell unless braces were added.
+        let mut tags: Option<std::borrow::Cow<'_, str>> = None;
         for (i, field) in self.fields.iter().enumerate() {
             if field.derived_from.is_some() {
                 continue;
@@ -140,7 +141,7 @@ impl TableDecoder {
                 None => None,
             };
             if field.col == Col::Tags {
-                tags = text.as_deref().map(str::to_string);
+                tags = text.clone();
             }
             let value = match &text {
                 Some(t) => Scalar::Str(std::borrow::Cow::Borrowed(t.as_ref())),
