@@ -2,14 +2,14 @@
 //! The pages come from the emulator over loopback, once, before timing starts.
 
 use costlake::decode::{DecodeError, RowDecoder, RowScanner};
-use costlake::emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
-use costlake::schema::Dataset;
+use costlake::model::Dataset;
+use costlake_emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const ROWS: u64 = 5000;
 
 fn fetch_page() -> Vec<u8> {
-    costlake::api::install_crypto_provider();
+    costlake::http::install_crypto_provider();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let emu = Emulator::start(EmulatorConfig {

@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 
-use costlake::api::{ApiKey, RetryConfig};
-use costlake::emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
-use costlake::query::{BUILTIN, Session};
-use costlake::schema::Dataset;
-use costlake::sync::{PeriodSelection, Progress, SyncOptions};
+use costlake::engine::{BUILTIN, Session};
+use costlake::http::{ApiKey, RetryConfig};
+use costlake::model::Dataset;
+use costlake::model::PeriodSelection;
+use costlake::source::ea_api::SyncOptions;
+use costlake_emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// Usage rows per period (`COSTLAKE_BENCH_ROWS` overrides).
@@ -19,7 +20,7 @@ fn rows() -> u64 {
 }
 
 async fn lake(dir: &std::path::Path) {
-    costlake::api::install_crypto_provider();
+    costlake::http::install_crypto_provider();
     let emu = Emulator::start(EmulatorConfig {
         periods: 3,
         last_period: Some(PeriodId(202403)),
@@ -28,19 +29,21 @@ async fn lake(dir: &std::path::Path) {
     })
     .await
     .unwrap();
-    let report = costlake::sync::run(SyncOptions {
-        enrollment: 100,
-        api_base: emu.base_url(),
-        key: ApiKey::new(DEMO_KEY).unwrap(),
-        lake: dir.display().to_string(),
-        periods: PeriodSelection::All,
-        datasets: Dataset::ALL.to_vec(),
-        jobs: 2,
-        refresh: false,
-        settle: chrono::Duration::days(30),
-        retry: RetryConfig::default(),
-        progress: Progress::Quiet,
-    })
+    let report = costlake::source::ea_api::sync(
+        &SyncOptions {
+            enrollment: 100,
+            api_base: emu.base_url(),
+            key: ApiKey::new(DEMO_KEY).unwrap(),
+            lake: dir.display().to_string(),
+            periods: PeriodSelection::All,
+            datasets: Dataset::ALL.to_vec(),
+            jobs: 2,
+            refresh: false,
+            settle: chrono::Duration::days(30),
+            retry: RetryConfig::default(),
+        },
+        &costlake::source::Silent,
+    )
     .await
     .unwrap();
     assert!(report.ok());

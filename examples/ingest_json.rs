@@ -12,9 +12,10 @@ use std::io::{Read, Write};
 use std::time::Instant;
 
 use costlake::decode::{DecodeError, ParallelDecoder, RowScanner};
-use costlake::emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
-use costlake::lake::{Lake, PartitionKey};
-use costlake::schema::Dataset;
+use costlake::lake::Lake;
+use costlake::model::Dataset;
+use costlake::model::PartitionKey;
+use costlake_emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
 
 /// Rows per decoded chunk and Parquet batch, as in `sync`.
 const BATCH_ROWS: usize = 8192;
@@ -41,7 +42,7 @@ async fn main() {
 /// One period of `rows` v3 usage rows from the emulator, every page's rows spliced into one
 /// JSON array.
 async fn generate(rows: u64, out: &str) -> (u64, u64) {
-    costlake::api::install_crypto_provider();
+    costlake::http::install_crypto_provider();
     let emu = Emulator::start(EmulatorConfig {
         periods: 1,
         last_period: Some(PeriodId(202401)),
@@ -94,7 +95,7 @@ async fn costlake_ingest(input: &str, lake_dir: &str) -> (u64, u64) {
     let lake = Lake::open(lake_dir, true).await.unwrap();
     let key = PartitionKey {
         dataset: Dataset::UsageDetails,
-        enrollment: "100".into(),
+        account: "100".into(),
         cost_type: None,
         period: Some(PeriodId(202401)),
     };
@@ -117,7 +118,7 @@ async fn costlake_ingest(input: &str, lake_dir: &str) -> (u64, u64) {
         }
     }
     scanner.finish().unwrap();
-    let written = writer.commit().await.unwrap();
+    let written = writer.finish().await.unwrap();
     (written.rows, bytes)
 }
 

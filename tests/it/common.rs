@@ -7,17 +7,19 @@ use std::time::Duration;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Decimal128Type;
 use chrono::NaiveDate;
-use costlake::api::{ApiKey, RetryConfig};
-use costlake::emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
-use costlake::schema::Dataset;
-use costlake::sync::{PeriodSelection, Progress, SyncOptions};
+use costlake::http::{ApiKey, RetryConfig};
+use costlake::model::Dataset;
+use costlake::model::PeriodSelection;
+use costlake::source::ea_api::SyncOptions;
+use costlake::source::{RunReport, Silent, SourceError};
+use costlake_emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub const SEED: u64 = 7;
 
 /// Three closed periods, 2024-01 to 2024-03, small pages so that paging is exercised.
 pub fn config(rows: u64) -> EmulatorConfig {
-    costlake::api::install_crypto_provider();
+    costlake::http::install_crypto_provider();
     EmulatorConfig {
         seed: SEED,
         periods: 3,
@@ -58,17 +60,19 @@ pub fn sync_options(emu: &Emulator, lake: &Path) -> SyncOptions {
         refresh: false,
         settle: chrono::Duration::days(30),
         retry: fast_retry(),
-        progress: Progress::Quiet,
     }
+}
+
+/// A sync that shows no progress.
+pub async fn sync(opts: &SyncOptions) -> Result<RunReport, SourceError> {
+    costlake::source::ea_api::sync(opts, &Silent).await
 }
 
 /// An emulator with `config`, and a lake fully synced from it.
 pub async fn synced_with(config: EmulatorConfig) -> (Emulator, tempfile::TempDir) {
     let emu = start(config).await;
     let dir = tempfile::tempdir().unwrap();
-    let report = costlake::sync::run(sync_options(&emu, dir.path()))
-        .await
-        .unwrap();
+    let report = sync(&sync_options(&emu, dir.path())).await.unwrap();
     assert!(report.ok(), "{}", report.summary());
     (emu, dir)
 }
@@ -127,7 +131,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// Usage rows and exact cost per period, from the generator.
 pub fn usage_by_period(
-    e: &costlake::emulator::generator::Enrollment,
+    e: &costlake_emulator::generator::Enrollment,
 ) -> std::collections::BTreeMap<String, (u64, i128)> {
     e.periods
         .iter()

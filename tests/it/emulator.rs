@@ -4,11 +4,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 
-use costlake::decimal;
-use costlake::emulator::generator::COST_SCALE;
-use costlake::emulator::swagger::ROUTES;
-use costlake::emulator::{DEMO_KEY, Emulator, Fault};
-use costlake::schema::{ApiVersion, Dataset};
+use costlake::model::Dataset;
+use costlake::model::decimal;
+use costlake::schema::ApiVersion;
+use costlake::source::ea_api::ENDPOINTS;
+use costlake_emulator::generator::COST_SCALE;
+use costlake_emulator::{DEMO_KEY, Emulator, Fault};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -94,7 +95,7 @@ async fn every_route_answers_in_every_version_and_any_case() {
         let list = get_json(&emu, &format!("/{v}/enrollments/100/billingperiods")).await;
         assert_eq!(list.as_array().unwrap().len(), 3);
         assert_eq!(list[0]["billingPeriodId"], "202403", "newest first");
-        for route in ROUTES {
+        for route in ENDPOINTS {
             let path = route
                 .path
                 .replace("{enrollmentNumber}", "100")
@@ -553,7 +554,7 @@ async fn swagger_covers_every_route_and_served_field_and_validates() {
         let v = version.prefix();
         let doc = get_json(&emu, &format!("/swagger/docs/{v}")).await;
         assert_eq!(doc["swagger"], "2.0");
-        for route in ROUTES {
+        for route in ENDPOINTS {
             assert!(
                 doc["paths"].get(format!("/{v}{}", route.path)).is_some(),
                 "{}",

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
-use costlake::emulator::exports::{ExportTreeOptions, focus_periods, write_tree};
-use costlake::emulator::generator::Enrollment;
+use costlake_emulator::exports::{ExportTreeOptions, focus_periods, write_tree};
+use costlake_emulator::generator::Enrollment;
 
 use crate::common::{config, synced_with};
 use crate::query::{costlake, dec, parse_csv, stdout};

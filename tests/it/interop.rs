@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use costlake::emulator::generator::Enrollment;
+use costlake_emulator::generator::Enrollment;
 
 use crate::common::{files_under, synced, usage_by_period};
 use crate::query::{costlake, dec, parse_csv, stdout};
@@ -65,11 +65,11 @@ async fn a_lake_from_layout_version_1_stays_readable() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/lake-v1"
     ));
-    let e = Enrollment::new(costlake::emulator::generator::EnrollmentSpec {
+    let e = Enrollment::new(costlake_emulator::generator::EnrollmentSpec {
         number: 100,
         seed: 7,
         periods: 2,
-        last_period: costlake::emulator::PeriodId(202402),
+        last_period: costlake_emulator::PeriodId(202402),
         rows_per_period: 40,
         today: chrono::NaiveDate::from_ymd_opt(2024, 6, 15).unwrap(),
     });

@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary, one module per capability.
 
+mod architecture;
 mod common;
 mod demo;
 mod emulator;

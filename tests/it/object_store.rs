@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
-use costlake::emulator::{DEMO_KEY, Emulator};
+use costlake_emulator::{DEMO_KEY, Emulator};
 
 use crate::common::{config, start, usage_by_period};
 use crate::ingest::charges_by_period;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use costlake::emulator::generator::{Enrollment, block_size};
+use costlake_emulator::generator::{Enrollment, block_size};
 use serde_json::value::RawValue;
 
 use crate::common::{file_totals, synced};
@@ -36,7 +36,7 @@ pub fn stdout(out: &Output) -> String {
 }
 
 pub fn dec(text: &str) -> i128 {
-    costlake::decimal::parse(text, 12, 38).unwrap_or_else(|e| panic!("{text}: {e}"))
+    costlake::model::decimal::parse(text, 12, 38).unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
 /// RFC 4180 CSV, enough for the tests: quoted fields with commas, quotes and newlines.
@@ -137,7 +137,7 @@ async fn every_format_parses_back_with_exact_totals() {
         ],
         lake.path(),
     ));
-    let cost = costlake::decimal::format_plain(expected.cost, 12);
+    let cost = costlake::model::decimal::format_plain(expected.cost, 12);
     assert!(
         table.contains(&format!("| {cost} |")),
         "exact decimal in the table:\n{table}"
@@ -456,16 +456,17 @@ async fn the_repl_completes_continues_survives_errors_and_cancels() {
 /// file listing for the life of a session, and the session lists again once the manifest moved.
 #[tokio::test]
 async fn an_open_session_sees_partitions_published_after_it_opened() {
-    use costlake::emulator::generator::PeriodId;
-    use costlake::sync::PeriodSelection;
+    use crate::common::sync;
+    use costlake::model::PeriodId;
+    use costlake::model::PeriodSelection;
 
     let emu = crate::common::start(crate::common::config(300)).await;
     let lake = tempfile::tempdir().unwrap();
     let mut options = crate::common::sync_options(&emu, lake.path());
     options.periods = PeriodSelection::Range(PeriodId(202401), PeriodId(202401));
-    assert!(costlake::sync::run(options.clone()).await.unwrap().ok());
+    assert!(sync(&options.clone()).await.unwrap().ok());
 
-    let session = costlake::query::Session::open(&lake.path().display().to_string(), None)
+    let session = costlake::engine::Session::open(&lake.path().display().to_string(), None)
         .await
         .unwrap();
     let periods = || async {
@@ -492,7 +493,7 @@ async fn an_open_session_sees_partitions_published_after_it_opened() {
     assert_eq!(periods().await, (1, 300));
 
     options.periods = PeriodSelection::All;
-    assert!(costlake::sync::run(options).await.unwrap().ok());
+    assert!(sync(&options).await.unwrap().ok());
     assert_eq!(
         periods().await,
         (3, 900),

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use costlake::emulator::generator::{Enrollment, Period, UsageRow};
+use costlake_emulator::generator::{Enrollment, Period, UsageRow};
 use serde_json::value::RawValue;
 
 use crate::common::synced;
@@ -496,7 +496,7 @@ async fn every_shipped_query_runs_and_charts() {
     let (_emu, lake) = synced(1500).await;
     let lake = lake.path();
     let out_dir = tempfile::tempdir().unwrap();
-    for (name, _) in costlake::query::BUILTIN {
+    for (name, _) in costlake::engine::BUILTIN {
         let out = costlake(&["query", name], lake);
         assert!(
             out.status.success(),

@@ -5,15 +5,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use costlake::api::ApiKey;
-use costlake::emulator::generator::QUANTITY_SCALE;
-use costlake::emulator::{EmulatorConfig, Fault, PeriodId};
+use costlake::http::ApiKey;
 use costlake::lake::Lake;
-use costlake::schema::{DECIMAL_SCALE, Dataset};
-use costlake::sync::{self, Outcome, PeriodSelection};
+use costlake::model::PeriodSelection;
+use costlake::model::{Dataset, Provenance};
+use costlake::schema::DECIMAL_SCALE;
+use costlake::source::Outcome;
+use costlake_emulator::generator::QUANTITY_SCALE;
+use costlake_emulator::{EmulatorConfig, Fault, PeriodId};
 
 use crate::common::{
-    config, file_totals, partition_file, start, sync_options, synced, synced_with,
+    config, file_totals, partition_file, start, sync, sync_options, synced, synced_with,
 };
 
 /// Quantities come from the generator at QUANTITY_SCALE; the lake holds them at DECIMAL_SCALE.
@@ -22,7 +24,7 @@ fn lake_quantity(q: i128) -> i128 {
 }
 
 /// Every partition of every dataset holds exactly what the generator made.
-fn assert_lake_matches(lake: &std::path::Path, emu: &costlake::emulator::Emulator) {
+fn assert_lake_matches(lake: &std::path::Path, emu: &costlake_emulator::Emulator) {
     let e = emu.enrollment();
     for p in &e.periods {
         let totals = e.totals(p);
@@ -79,7 +81,7 @@ fn assert_lake_matches(lake: &std::path::Path, emu: &costlake::emulator::Emulato
 async fn sync_fills_every_table_with_exact_totals() {
     let emu = start(config(2500)).await;
     let dir = tempfile::tempdir().unwrap();
-    let report = sync::run(sync_options(&emu, dir.path())).await.unwrap();
+    let report = sync(&sync_options(&emu, dir.path())).await.unwrap();
     assert!(report.ok(), "{}", report.summary());
     assert_lake_matches(dir.path(), &emu);
     // The manifest records every partition with its rows, checksum and state.
@@ -94,7 +96,10 @@ async fn sync_fills_every_table_with_exact_totals() {
     for entry in usage {
         assert_eq!(entry.rows, 2500);
         assert_eq!(entry.sha256.len(), 64);
-        assert!(entry.closed && entry.etag.is_some() && entry.api_version == "v3");
+        assert!(matches!(
+            &entry.provenance,
+            Provenance::EaApi { closed: true, etag: Some(_), api_version } if api_version == "v3"
+        ));
         let file = dir.path().join(&entry.file);
         assert_eq!(std::fs::metadata(&file).unwrap().len(), entry.bytes);
     }
@@ -128,7 +133,7 @@ async fn sync_fills_every_table_with_exact_totals() {
 async fn a_rerun_makes_no_request_for_closed_periods() {
     let (emu, dir) = synced(800).await;
     emu.clear_requests();
-    let report = sync::run(sync_options(&emu, dir.path())).await.unwrap();
+    let report = sync(&sync_options(&emu, dir.path())).await.unwrap();
     assert!(report.ok());
     let requests = emu.requests();
     assert_eq!(requests.len(), 1, "only the period list: {requests:?}");
@@ -144,12 +149,12 @@ async fn a_rerun_makes_no_request_for_closed_periods() {
     // --refresh fetches them all again, and the lake is unchanged.
     let mut opts = sync_options(&emu, dir.path());
     opts.refresh = true;
-    let report = sync::run(opts).await.unwrap();
+    let report = sync(&opts).await.unwrap();
     assert_eq!(
         report
             .units
             .iter()
-            .filter(|u| matches!(u.outcome, Outcome::Fetched { .. }))
+            .filter(|u| matches!(u.outcome, Outcome::Written { .. }))
             .count(),
         3 * 4
     );
@@ -171,12 +176,12 @@ async fn open_periods_are_asked_again_and_304_keeps_the_data() {
     let file = partition_file(dir.path(), Dataset::UsageDetails, Some(current));
     let before = std::fs::read(&file).unwrap();
     emu.clear_requests();
-    let report = sync::run(sync_options(&emu, dir.path())).await.unwrap();
+    let report = sync(&sync_options(&emu, dir.path())).await.unwrap();
     assert!(report.ok());
     let usage = report
         .units
         .iter()
-        .find(|u| u.dataset == Dataset::UsageDetails && u.period == Some(current))
+        .find(|u| u.key.dataset == Dataset::UsageDetails && u.key.period == Some(current))
         .unwrap();
     assert_eq!(usage.outcome, Outcome::Unchanged);
     let asked: Vec<_> = emu
@@ -206,7 +211,7 @@ async fn retries_through_every_fault() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = sync_options(&emu, dir.path());
     opts.retry.request_timeout = Duration::from_secs(4);
-    let report = sync::run(opts).await.unwrap();
+    let report = sync(&opts).await.unwrap();
     assert!(report.ok(), "{}", report.summary());
     let retries: u32 = report.units.iter().map(|u| u.retries).sum();
     assert!(
@@ -236,12 +241,12 @@ async fn persistent_failures_fail_the_unit_and_keep_the_lake() {
     emu.inject(Fault::ServerError, "202402/usagedetails?skiptoken", 50);
     let mut opts = sync_options(&emu, dir.path());
     opts.refresh = true;
-    let report = sync::run(opts).await.unwrap();
+    let report = sync(&opts).await.unwrap();
     assert!(!report.ok());
     let failed: Vec<_> = report.failed().collect();
     assert_eq!(failed.len(), 1, "{}", report.summary());
     assert_eq!(
-        (failed[0].dataset, failed[0].period),
+        (failed[0].key.dataset, failed[0].key.period),
         (Dataset::UsageDetails, Some(PeriodId(202402)))
     );
     assert!(report.summary().contains("usage_details 202402"));
@@ -263,7 +268,7 @@ async fn a_wrong_key_fails_fast_with_a_plain_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = sync_options(&emu, dir.path());
     opts.key = ApiKey::new("expired-key").unwrap();
-    let err = sync::run(opts).await.unwrap_err().to_string();
+    let err = sync(&opts).await.unwrap_err().to_string();
     assert!(
         err.contains("401") && err.contains("expire") && err.contains("COSTLAKE_API_KEY"),
         "{err}"
@@ -304,7 +309,7 @@ async fn a_next_link_to_another_host_never_gets_the_key() {
     cfg.next_link_base = Some(other.clone());
     let emu = start(cfg).await;
     let dir = tempfile::tempdir().unwrap();
-    let report = sync::run(sync_options(&emu, dir.path())).await.unwrap();
+    let report = sync(&sync_options(&emu, dir.path())).await.unwrap();
     assert!(!report.ok());
     let failed: Vec<_> = report.failed().collect();
     assert_eq!(
@@ -313,7 +318,11 @@ async fn a_next_link_to_another_host_never_gets_the_key() {
         "every usage period fails: {}",
         report.summary()
     );
-    assert!(failed.iter().all(|u| u.dataset == Dataset::UsageDetails));
+    assert!(
+        failed
+            .iter()
+            .all(|u| u.key.dataset == Dataset::UsageDetails)
+    );
     assert!(
         report.summary().contains("refusing to follow nextLink"),
         "{}",
@@ -337,7 +346,7 @@ async fn custom_dates_file_rows_under_their_period() {
         chrono::NaiveDate::from_ymd_opt(2024, 2, 10).unwrap(),
         chrono::NaiveDate::from_ymd_opt(2024, 3, 5).unwrap(),
     );
-    let report = sync::run(opts).await.unwrap();
+    let report = sync(&opts).await.unwrap();
     assert!(report.ok(), "{}", report.summary());
     let requests = emu.requests();
     assert!(requests.iter().any(|r| {
@@ -378,7 +387,7 @@ async fn a_killed_sync_leaves_whole_partitions_and_the_next_run_completes() {
             "--lake",
         ])
         .arg(dir.path())
-        .env("COSTLAKE_API_KEY", costlake::emulator::DEMO_KEY)
+        .env("COSTLAKE_API_KEY", costlake_emulator::DEMO_KEY)
         .spawn()
         .unwrap();
     // Kill it once the first usage partition is in place, while others are mid-write.
@@ -406,7 +415,7 @@ async fn a_killed_sync_leaves_whole_partitions_and_the_next_run_completes() {
             );
         }
     }
-    let report = sync::run(sync_options(&emu, dir.path())).await.unwrap();
+    let report = sync(&sync_options(&emu, dir.path())).await.unwrap();
     assert!(report.ok(), "{}", report.summary());
     assert_lake_matches(dir.path(), &emu);
     let staged = crate::common::files_under(dir.path())

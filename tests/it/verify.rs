@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use costlake::emulator::PeriodId;
-use costlake::schema::Dataset;
+use costlake::model::Dataset;
+use costlake_emulator::PeriodId;
 
 use crate::common::{partition_file, synced};
 

@@ -1,0 +1,38 @@
+//! Billing data into Arrow batches, driven by `schema`: JSON rows of the EA API (`json`,
+//! found in the answer by `json_scanner`), and tables of text cells from export files
+//! (`table`, with CSV records split by `csv`), built column by column (`columns`) with exact
+//! decimals and lenient dates (`values`), in parallel over the cores (`parallel`).
+
+mod columns;
+pub mod csv;
+mod json;
+mod json_scanner;
+mod parallel;
+pub mod table;
+mod values;
+
+pub use json::RowDecoder;
+pub use json_scanner::RowScanner;
+pub use parallel::{ParallelDecoder, RowFormat};
+pub use values::{days_since_epoch, parse_date, parse_timestamp};
+
+/// A value that cannot be decoded, or JSON that is not what the API sends.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("row {row}, field `{field}`: {reason} (value: {value})")]
+    Value {
+        row: u64,
+        field: String,
+        value: String,
+        reason: String,
+    },
+    #[error("row {row}: required field `{field}` is missing or null")]
+    Missing { row: u64, field: String },
+    #[error("row {row} is not a JSON object: {reason}")]
+    Row { row: u64, reason: String },
+    #[error("the answer is not the JSON the API sends: {0}")]
+    Shape(String),
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,71 @@
+//! The query side: the lake as DataFusion tables and views (`catalog`), a session over it with
+//! the one execute path that the REPL, `costlake sql`, `costlake query` and `verify` share
+//! (`session`), saved queries and their parameters (`saved`), the lake's table overview
+//! (`tables`) and the reconciliation of each period (`verify`).
+
+pub mod catalog;
+mod saved;
+mod session;
+mod tables;
+pub mod verify;
+
+use datafusion::error::DataFusionError;
+
+use crate::lake::LakeError;
+use crate::output::OutputError;
+
+pub use saved::{BUILTIN, Param, ParamType, SavedQuery, library, markdown_library};
+pub use session::{Session, Statement, StatementReport};
+pub use tables::{describe_table, tables_overview};
+
+/// Values bound to a statement's `$name` parameters.
+pub type Params = std::collections::HashMap<String, datafusion::common::ScalarValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The SQL failed: syntax, an unknown table or column, or execution.
+    // Not a `#[source]`: `describe` already says it in one sentence, and error chains would
+    // repeat it.
+    #[error("{}", describe(.0))]
+    Sql(DataFusionError),
+    /// A mistake in how a saved query was called (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error("{file}: {message}")]
+    Header { file: String, message: String },
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<DataFusionError> for QueryError {
+    fn from(err: DataFusionError) -> Self {
+        QueryError::Sql(err)
+    }
+}
+
+impl QueryError {
+    /// Whether this is a usage error (exit code 2) rather than a failure (1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, QueryError::Usage(_) | QueryError::Header { .. })
+    }
+}
+
+/// A DataFusion error as one plain sentence: the problem, and for syntax errors where.
+pub fn describe(err: &DataFusionError) -> String {
+    let err = err.find_root();
+    let text = match err {
+        DataFusionError::SQL(e, _) => format!(
+            "SQL syntax error: {}",
+            e.to_string().trim_start_matches("sql parser error: ")
+        ),
+        DataFusionError::Plan(m) => m.clone(),
+        DataFusionError::SchemaError(e, _) => e.to_string(),
+        DataFusionError::Execution(m) => m.clone(),
+        other => other.to_string(),
+    };
+    text.lines().next().unwrap_or_default().to_string()
+}

@@ -1,0 +1,157 @@
+//! A query session over a lake, and the one execute path that the REPL, `costlake sql`,
+//! `costlake query` and `verify` share: statements planned by DataFusion against the catalog,
+//! parameters bound as values, results written through `output`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::DFParser;
+
+use super::saved::{SavedQuery, library};
+use super::{QueryError, catalog};
+use crate::lake::Lake;
+use crate::output::{self, PrintOptions};
+
+/// One statement of a text of SQL.
+pub type Statement = datafusion::sql::parser::Statement;
+
+/// What running one statement produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatementReport {
+    pub rows: u64,
+    /// Rows not shown because of the table's row limit.
+    pub hidden: u64,
+    pub elapsed: Duration,
+}
+
+/// A query session over a lake.
+pub struct Session {
+    pub ctx: SessionContext,
+    pub lake: Lake,
+    pub queries: BTreeMap<String, SavedQuery>,
+    /// The lake manifest's version when the session last listed the lake's files.
+    listed_at: std::sync::Mutex<Option<String>>,
+}
+
+impl Session {
+    /// Opens the lake (which must exist) and registers its tables.
+    pub async fn open(
+        lake_location: &str,
+        queries_dir: Option<&Path>,
+    ) -> Result<Session, QueryError> {
+        let lake = Lake::open(lake_location, false).await?;
+        let ctx = catalog::session();
+        catalog::register(&ctx, &lake).await?;
+        Ok(Session {
+            listed_at: std::sync::Mutex::new(lake.manifest_version().await?),
+            ctx,
+            lake,
+            queries: library(queries_dir)?,
+        })
+    }
+
+    /// Forgets the lake's file listing once a sync or an ingest (in this process or another)
+    /// has published a partition since it was taken. DataFusion keeps listings for the life
+    /// of a session: without this, a REPL left open would answer from the files it first
+    /// saw. One metadata request per statement; the listing is reused while nothing changed.
+    async fn see_lake_changes(&self) -> Result<(), QueryError> {
+        let version = self.lake.manifest_version().await?;
+        let mut listed_at = self.listed_at.lock().expect("not poisoned");
+        if *listed_at != version {
+            if let Some(listings) = self.ctx.runtime_env().cache_manager.get_list_files_cache() {
+                listings.clear();
+            }
+            *listed_at = version;
+        }
+        Ok(())
+    }
+
+    /// Finds a saved query by name, or reads it from a `.sql` file.
+    pub fn saved(&self, name_or_file: &str) -> Result<SavedQuery, QueryError> {
+        if let Some(q) = self.queries.get(name_or_file) {
+            return Ok(q.clone());
+        }
+        let path = Path::new(name_or_file);
+        if path.extension().is_some_and(|x| x == "sql") || path.exists() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| QueryError::Io(format!("cannot read {name_or_file}: {e}")))?;
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("query");
+            return SavedQuery::parse(&text, name_or_file, stem);
+        }
+        let names: Vec<&str> = self.queries.keys().map(String::as_str).collect();
+        Err(QueryError::Usage(format!(
+            "no saved query named '{name_or_file}'; the library has: {}",
+            names.join(", ")
+        )))
+    }
+
+    /// The statements of a text of SQL, parsed.
+    pub fn statements(sql: &str) -> Result<Vec<Statement>, QueryError> {
+        Ok(DFParser::parse_sql(sql)?.into_iter().collect())
+    }
+
+    /// Runs every statement of `sql` and keeps each result in memory, unprinted: for
+    /// benchmarks and callers that post-process small results.
+    pub async fn collect(
+        &self,
+        sql: &str,
+        params: &HashMap<String, ScalarValue>,
+    ) -> Result<Vec<Vec<arrow::record_batch::RecordBatch>>, QueryError> {
+        let mut out = Vec::new();
+        for statement in Session::statements(sql)? {
+            out.push(self.frame(statement, params).await?.collect().await?);
+        }
+        Ok(out)
+    }
+
+    /// One statement planned, with the parameters bound.
+    async fn frame(
+        &self,
+        statement: Statement,
+        params: &HashMap<String, ScalarValue>,
+    ) -> Result<datafusion::dataframe::DataFrame, QueryError> {
+        self.see_lake_changes().await?;
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        if params.is_empty() {
+            return Ok(df);
+        }
+        Ok(df.with_param_values(ParamValues::Map(
+            params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect(),
+        ))?)
+    }
+
+    /// Runs one statement and writes its result as `print` says: into the file it names, else
+    /// into `out`. A saved query gives a chart its title and columns.
+    pub async fn execute(
+        &self,
+        statement: Statement,
+        params: &HashMap<String, ScalarValue>,
+        saved: Option<&SavedQuery>,
+        print: &PrintOptions,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<StatementReport, QueryError> {
+        let started = Instant::now();
+        let stream = self
+            .frame(statement, params)
+            .await?
+            .execute_stream()
+            .await?;
+        let (title, chart) = match saved {
+            Some(q) => (q.name.as_str(), print.chart.or(&q.chart)),
+            None => ("costlake", print.chart.clone()),
+        };
+        let written = output::write_result(stream, title, &chart, print, out).await?;
+        Ok(StatementReport {
+            rows: written.rows,
+            hidden: written.hidden,
+            elapsed: started.elapsed(),
+        })
+    }
+}

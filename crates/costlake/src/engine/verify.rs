@@ -1,0 +1,227 @@
+//! `costlake verify`: reconciles each synced period exactly: the sum of usage cost against the
+//! balance summary's totals, marketplace charges against the billed marketplace total, and the
+//! rows in the lake against the manifest; and counts usage rows priced off the price sheet.
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Decimal128Type;
+
+use super::catalog::BLOCK_SIZE_FUNCTION;
+use super::{QueryError, Session};
+use crate::model::decimal::format_plain;
+use crate::model::{Dataset, PARTITION_BILLING_PERIOD, PARTITION_ENROLLMENT};
+use crate::schema::{Col, DECIMAL_SCALE};
+
+/// The outcome of one period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodCheck {
+    pub enrollment: String,
+    pub period: String,
+    pub usage_rows: u64,
+    pub manifest_rows: Option<u64>,
+    /// Amounts at the lake's decimal scale.
+    pub usage_cost: i128,
+    pub total_usage: Option<i128>,
+    pub utilized_plus_overage: Option<i128>,
+    pub marketplace_cost: i128,
+    pub marketplace_billed: Option<i128>,
+    /// Usage rows billed at a rate other than the price sheet's (per unit-of-measure block):
+    /// reported, not a failure, since negotiated rates differ legitimately.
+    pub rate_mismatches: u64,
+    /// What does not reconcile, one sentence each.
+    pub problems: Vec<String>,
+}
+
+impl PeriodCheck {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+fn money(v: i128) -> String {
+    format_plain(v, DECIMAL_SCALE as u32)
+}
+
+/// Checks every period that has a balance summary or usage. `tolerance` is the largest
+/// difference accepted, at the lake's scale (0: exact).
+pub async fn verify(session: &Session, tolerance: i128) -> Result<Vec<PeriodCheck>, QueryError> {
+    let (u, b, m) = (
+        Dataset::UsageDetails,
+        Dataset::BalanceSummary,
+        Dataset::MarketplaceCharges,
+    );
+    let (e, p) = (PARTITION_ENROLLMENT, PARTITION_BILLING_PERIOD);
+    let sql = format!(
+        "WITH u AS (SELECT {e}, {p}, count(*) AS n, sum({cost}) AS cost FROM {usage} GROUP BY {e}, {p}), \
+              m AS (SELECT {e}, {p}, sum({ext}) AS cost FROM {market} GROUP BY {e}, {p}), \
+              r AS (SELECT x.{e}, x.{p}, count(*) AS n FROM {usage} x JOIN {sheet} s \
+                    ON s.{e} = x.{e} AND s.{p} = x.{p} AND s.{sheet_meter} = x.{meter} \
+                    WHERE x.{rate} * {block}(s.{unit}) <> s.{price} GROUP BY x.{e}, x.{p}), \
+              keys AS (SELECT {e}, {p} FROM u UNION SELECT {e}, {p} FROM {balance}) \
+         SELECT k.{e}, k.{p}, u.n, u.cost, b.{total}, b.{utilized} + b.{overage}, m.cost, b.{billed}, r.n \
+         FROM keys k \
+         LEFT JOIN u ON u.{e} = k.{e} AND u.{p} = k.{p} \
+         LEFT JOIN {balance} b ON b.{e} = k.{e} AND b.{p} = k.{p} \
+         LEFT JOIN m ON m.{e} = k.{e} AND m.{p} = k.{p} \
+         LEFT JOIN r ON r.{e} = k.{e} AND r.{p} = k.{p} \
+         ORDER BY k.{e}, k.{p}",
+        sheet = Dataset::PriceSheet.name(),
+        sheet_meter = Dataset::PriceSheet.column(Col::MeterIdPriceSheet),
+        meter = u.column(Col::MeterId),
+        rate = u.column(Col::ResourceRate),
+        block = BLOCK_SIZE_FUNCTION,
+        unit = Dataset::PriceSheet.column(Col::UnitOfMeasure),
+        price = Dataset::PriceSheet.column(Col::UnitPrice),
+        cost = u.column(Col::Cost),
+        usage = u.name(),
+        ext = m.column(Col::ExtendedCost),
+        market = m.name(),
+        balance = b.name(),
+        total = b.column(Col::TotalUsage),
+        utilized = b.column(Col::Utilized),
+        overage = b.column(Col::TotalOverage),
+        billed = b.column(Col::AzureMarketplaceServiceCharges),
+    );
+    let batches = session.ctx.sql(&sql).await?.collect().await?;
+    let manifest = session.lake.manifest().await?;
+    let manifest_rows: BTreeMap<(String, String), u64> = manifest
+        .of(u)
+        .filter_map(|entry| {
+            Some((
+                (entry.account.clone(), entry.billing_period.clone()?),
+                entry.rows,
+            ))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for batch in &batches {
+        let text = |c: usize, r: usize| -> Result<String, QueryError> {
+            let col = arrow::compute::cast(batch.column(c), &arrow::datatypes::DataType::Utf8)
+                .map_err(|e| QueryError::Io(e.to_string()))?;
+            Ok(col.as_string::<i32>().value(r).to_string())
+        };
+        let dec = |c: usize, r: usize| {
+            let a = batch.column(c).as_primitive::<Decimal128Type>();
+            a.is_valid(r).then(|| a.value(r))
+        };
+        for r in 0..batch.num_rows() {
+            let count = |c: usize| {
+                let a = batch
+                    .column(c)
+                    .as_primitive::<arrow::datatypes::Int64Type>();
+                if a.is_valid(r) { a.value(r) as u64 } else { 0 }
+            };
+            let mut check = PeriodCheck {
+                enrollment: text(0, r)?,
+                period: text(1, r)?,
+                usage_rows: count(2),
+                manifest_rows: None,
+                usage_cost: dec(3, r).unwrap_or(0),
+                total_usage: dec(4, r),
+                utilized_plus_overage: dec(5, r),
+                marketplace_cost: dec(6, r).unwrap_or(0),
+                marketplace_billed: dec(7, r),
+                rate_mismatches: count(8),
+                problems: Vec::new(),
+            };
+            check.manifest_rows = manifest_rows
+                .get(&(check.enrollment.clone(), check.period.clone()))
+                .copied();
+            let mut compare = |what: &str, lake: i128, billed: Option<i128>| match billed {
+                None => check
+                    .problems
+                    .push(format!("no balance summary to compare {what} with")),
+                Some(billed) if (lake - billed).abs() > tolerance => check.problems.push(format!(
+                    "{what} {} differs from the balance summary's {} by {}",
+                    money(lake),
+                    money(billed),
+                    money(lake - billed)
+                )),
+                Some(_) => {}
+            };
+            compare("usage cost", check.usage_cost, check.total_usage);
+            compare("usage cost", check.usage_cost, check.utilized_plus_overage);
+            compare(
+                "marketplace cost",
+                check.marketplace_cost,
+                check.marketplace_billed,
+            );
+            match check.manifest_rows {
+                Some(rows) if rows != check.usage_rows => check.problems.push(format!(
+                    "{} usage rows in the lake, {rows} in the manifest",
+                    check.usage_rows
+                )),
+                None if check.usage_rows > 0 => check
+                    .problems
+                    .push("usage rows that the manifest does not record".into()),
+                _ => {}
+            }
+            check.problems.dedup();
+            out.push(check);
+        }
+    }
+    Ok(out)
+}
+
+/// The checks as an aligned table, one line per period.
+pub fn render(checks: &[PeriodCheck]) -> String {
+    let header = [
+        "enrollment",
+        "period",
+        "usage rows",
+        "manifest rows",
+        "usage cost",
+        "billed usage",
+        "marketplace",
+        "billed marketplace",
+        "rate mismatches",
+        "status",
+    ];
+    let rows: Vec<Vec<String>> = checks
+        .iter()
+        .map(|c| {
+            vec![
+                c.enrollment.clone(),
+                c.period.clone(),
+                c.usage_rows.to_string(),
+                c.manifest_rows.map_or("-".into(), |r| r.to_string()),
+                money(c.usage_cost),
+                c.total_usage.map_or("-".into(), money),
+                money(c.marketplace_cost),
+                c.marketplace_billed.map_or("-".into(), money),
+                c.rate_mismatches.to_string(),
+                if c.ok() {
+                    "ok".into()
+                } else {
+                    format!("MISMATCH: {}", c.problems.join("; "))
+                },
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+            + "\n"
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}

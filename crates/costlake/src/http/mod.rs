@@ -1,0 +1,334 @@
+//! The one HTTP client every source uses: a credential sent to the configured host only (a
+//! link to any other scheme, host or port is refused before a request is made), plain HTTP
+//! refused except to loopback, conditional GETs (`If-None-Match` → 304), and every call run
+//! under the one retry policy in [`retry`].
+
+mod auth;
+pub mod retry;
+
+use bytes::Bytes;
+use futures::Stream;
+use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH};
+use reqwest::{StatusCode, Url};
+
+pub use auth::{ApiKey, Auth};
+pub use retry::{Backoff, Failure, RetryConfig};
+
+/// Every way a call can fail, each with the sentence a user needs.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{0}")]
+    Config(String),
+    #[error("the credential was refused (401) for {url}: {message}. {hint}")]
+    Unauthorized {
+        url: String,
+        message: String,
+        hint: String,
+    },
+    #[error("the API rejected the request (400) {url}: {message}")]
+    BadRequest { url: String, message: String },
+    #[error("the API has no such report (404) {url}: {message}")]
+    NotFound { url: String, message: String },
+    #[error("the API answered {status} for {url}: {message}")]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("gave up on {url} after {attempts} attempts over {elapsed:.0?}: {last}")]
+    Exhausted {
+        url: String,
+        attempts: u32,
+        elapsed: std::time::Duration,
+        last: String,
+    },
+    #[error(
+        "refusing to follow nextLink {link}: it points to {found}, not to the API host {expected}; the credential is only ever sent to the API host"
+    )]
+    ForeignLink {
+        link: String,
+        found: String,
+        expected: String,
+    },
+    #[error(
+        "refusing plain HTTP to {0}: use https (plain http is allowed only to a loopback address such as the local emulator)"
+    )]
+    Insecure(String),
+}
+
+impl HttpError {
+    /// Whether the failure is about the credential (then every other request will fail the
+    /// same way).
+    pub fn is_auth(&self) -> bool {
+        matches!(self, HttpError::Unauthorized { .. })
+    }
+}
+
+/// A successful GET.
+pub enum Fetched<T> {
+    /// 304: the data is unchanged since the ETag sent.
+    NotModified,
+    Body {
+        body: T,
+        etag: Option<String>,
+    },
+}
+
+/// The client of one API host.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    auth: Auth,
+    retry: RetryConfig,
+}
+
+/// Whether a URL's host is a loopback address: the only place plain HTTP may go.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn origin(url: &Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    )
+}
+
+impl Client {
+    /// A client of the host at `base` (scheme, host, port and an optional path prefix).
+    pub fn new(base: &str, auth: Auth, retry: RetryConfig) -> Result<Client, HttpError> {
+        let base = Url::parse(base.trim_end_matches('/')).map_err(|e| {
+            HttpError::Config(format!(
+                "the API base '{base}' is not a URL ({e}); write e.g. https://consumption.azure.com"
+            ))
+        })?;
+        match base.scheme() {
+            "https" => {}
+            "http" if is_loopback(&base) => {}
+            "http" => return Err(HttpError::Insecure(base.to_string())),
+            other => {
+                return Err(HttpError::Config(format!(
+                    "the API base must be an https URL, not {other}:"
+                )));
+            }
+        }
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .gzip(true)
+            .timeout(retry.request_timeout)
+            .connect_timeout(retry.connect_timeout)
+            // Redirects would carry the credential elsewhere; the APIs do not redirect.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("costlake/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base,
+            auth,
+            retry,
+        })
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn retry_config(&self) -> &RetryConfig {
+        &self.retry
+    }
+
+    /// Resolves a link the service sent (`nextLink`) and checks that it stays on the API host:
+    /// the credential goes nowhere else.
+    pub fn check_link(&self, link: &str) -> Result<Url, HttpError> {
+        let url = self.base.join(link).map_err(|e| {
+            HttpError::Config(format!(
+                "the API sent a nextLink that is not a URL ({e}): {link}"
+            ))
+        })?;
+        self.ensure_api_host(&url)?;
+        Ok(url)
+    }
+
+    /// The one check that keeps the credential on the API host: same scheme, host and port.
+    fn ensure_api_host(&self, url: &Url) -> Result<(), HttpError> {
+        if origin(url) != origin(&self.base) {
+            return Err(HttpError::ForeignLink {
+                link: redact_query(url),
+                found: origin(url),
+                expected: origin(&self.base),
+            });
+        }
+        Ok(())
+    }
+
+    /// GETs `url` and reads the whole body, retrying what is worth retrying (a body cut short
+    /// included).
+    pub async fn get_bytes(
+        &self,
+        url: &Url,
+        etag: Option<&str>,
+        retries: &mut u32,
+    ) -> Result<Fetched<Bytes>, HttpError> {
+        let mut backoff = Backoff::new(&self.retry, url);
+        loop {
+            let failure = match self.get(url, etag).await? {
+                Ok(Fetched::NotModified) => return Ok(Fetched::NotModified),
+                Ok(Fetched::Body { body, etag }) => match body.bytes().await {
+                    Ok(body) => return Ok(Fetched::Body { body, etag }),
+                    Err(e) => Failure::Retry {
+                        reason: format!("the answer broke off: {}", error_chain(&e)),
+                        server_wait: None,
+                    },
+                },
+                Err(failure) => failure,
+            };
+            backoff.after(failure, retries).await?;
+        }
+    }
+
+    /// GETs `url` and hands back the body as a stream once the status is OK. A failure while
+    /// reading the stream is the caller's to retry, with [`Client::backoff`].
+    pub async fn get_stream(
+        &self,
+        url: &Url,
+        etag: Option<&str>,
+        retries: &mut u32,
+    ) -> Result<Fetched<impl Stream<Item = reqwest::Result<Bytes>> + use<>>, HttpError> {
+        let mut backoff = Backoff::new(&self.retry, url);
+        loop {
+            match self.get(url, etag).await? {
+                Ok(Fetched::NotModified) => return Ok(Fetched::NotModified),
+                Ok(Fetched::Body { body, etag }) => {
+                    return Ok(Fetched::Body {
+                        body: body.bytes_stream(),
+                        etag,
+                    });
+                }
+                Err(failure) => backoff.after(failure, retries).await?,
+            }
+        }
+    }
+
+    /// The retry policy's state for attempts that span more than one request.
+    pub fn backoff<'a>(&'a self, url: &'a Url) -> Backoff<'a> {
+        Backoff::new(&self.retry, url)
+    }
+
+    /// One attempt: the response once its status is a success, or how it failed.
+    async fn get(
+        &self,
+        url: &Url,
+        etag: Option<&str>,
+    ) -> Result<Result<Fetched<reqwest::Response>, Failure>, HttpError> {
+        self.ensure_api_host(url)?;
+        let mut req = self
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, self.auth.header())
+            .header(ACCEPT, "application/json");
+        if let Some(tag) = etag {
+            req = req.header(IF_NONE_MATCH, tag);
+        }
+        Ok(match req.send().await {
+            Ok(resp) if resp.status() == StatusCode::NOT_MODIFIED => Ok(Fetched::NotModified),
+            Ok(resp) if resp.status().is_success() => {
+                let etag = resp
+                    .headers()
+                    .get(ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                Ok(Fetched::Body { body: resp, etag })
+            }
+            Ok(resp) => Err(retry::classify(url, resp, self.auth.when_refused()).await),
+            Err(e) => Err(Failure::Retry {
+                reason: error_chain(&e),
+                server_wait: None,
+            }),
+        })
+    }
+}
+
+/// rustls needs its crypto provider installed once before any client is built.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A URL for messages: page tokens cut short (they are long and say nothing to a reader).
+pub fn redact_query(url: &Url) -> String {
+    let mut u = url.clone();
+    if u.query().is_some_and(|q| q.len() > 80) {
+        u.set_query(Some("…"));
+    }
+    u.to_string()
+}
+
+/// An error and its causes, in one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base: &str) -> Result<Client, HttpError> {
+        Client::new(
+            base,
+            Auth::EaApiKey(ApiKey::new("k").unwrap()),
+            RetryConfig::default(),
+        )
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(client("http://127.0.0.1:8080").is_ok());
+        assert!(client("http://localhost:1").is_ok());
+        assert!(client("http://[::1]:1").is_ok());
+        assert!(matches!(
+            client("http://consumption.azure.com"),
+            Err(HttpError::Insecure(_))
+        ));
+        assert!(client("https://consumption.azure.com").is_ok());
+        assert!(client("ftp://x").is_err());
+    }
+
+    #[test]
+    fn links_stay_on_the_api_host() {
+        let c = client("https://consumption.azure.com").unwrap();
+        assert!(
+            c.check_link("https://consumption.azure.com/v3/enrollments/1/usagedetails?skiptoken=x")
+                .is_ok()
+        );
+        assert!(
+            c.check_link("/v3/enrollments/1/usagedetails?skiptoken=x")
+                .is_ok()
+        );
+        for bad in [
+            "https://evil.example/v3/x",
+            "http://consumption.azure.com/v3/x",
+            "https://consumption.azure.com:444/v3/x",
+            "https://consumption.azure.com.evil.example/v3/x",
+        ] {
+            assert!(
+                matches!(c.check_link(bad), Err(HttpError::ForeignLink { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The one retry policy of every HTTP call: which failures are worth another attempt, how long
+//! to wait (the server's retry-after where it sends one, else exponential backoff with full
+//! jitter), and when to give up (a count and a total time budget). Modelled on the
+//! `object_store` crate's `RetryConfig`; a caller whose attempt spans more than one request
+//! (a streamed answer read to its end) drives the same [`Backoff`].
+
+use std::time::{Duration, Instant};
+
+use reqwest::Url;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use super::{HttpError, redact_query};
+
+/// The retry-after headers the Azure billing APIs send with a 429, most specific first.
+pub const RATE_LIMIT_RETRY_AFTER: &[&str] = &[
+    "x-ms-ratelimit-microsoft.consumption-retry-after",
+    "x-ms-ratelimit-microsoft.costmanagement-entity-retry-after",
+    "x-ms-ratelimit-microsoft.costmanagement-tenant-retry-after",
+    "x-ms-ratelimit-microsoft.costmanagement-client-retry-after",
+    "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after",
+];
+
+/// What is retried, how often and how long for.
+///
+/// Retried: 429 (after the service's rate-limit retry-after header, else `Retry-After`), 503
+/// (after `Retry-After`), 500, 502, 504 and 408, connection failures, timeouts and bodies cut
+/// short. Not retried: 400, 401, 403, 404 and other 4xx, which no amount of waiting fixes.
+#[derive(Debug, Clone)]
+pub struct RetryConfig {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff; doubles each retry, with full jitter.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A server's retry-after is honoured up to this long.
+    pub max_server_wait: Duration,
+    /// No retry starts once this much time has passed since the first attempt.
+    pub budget: Duration,
+    /// Timeout of one request, body included.
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_retries: 8,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_server_wait: Duration::from_secs(120),
+            budget: Duration::from_secs(15 * 60),
+            // The EA service can take minutes for a big page; its docs advise long timeouts.
+            request_timeout: Duration::from_secs(300),
+            connect_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// How one attempt ended when it did not succeed, decided in one place.
+#[derive(Debug)]
+pub enum Failure {
+    /// Worth another attempt, after the server's wait if it named one.
+    Retry {
+        reason: String,
+        server_wait: Option<Duration>,
+    },
+    /// Final.
+    Fail(HttpError),
+}
+
+/// The attempts at one URL: counts them, waits between them, and says when to stop.
+pub struct Backoff<'a> {
+    config: &'a RetryConfig,
+    url: &'a Url,
+    started: Instant,
+    attempt: u32,
+}
+
+impl<'a> Backoff<'a> {
+    pub fn new(config: &'a RetryConfig, url: &'a Url) -> Backoff<'a> {
+        Backoff {
+            config,
+            url,
+            started: Instant::now(),
+            attempt: 1,
+        }
+    }
+
+    /// After a failed attempt: the final error, or a wait before the next attempt (counted
+    /// in `retries`).
+    pub async fn after(&mut self, failure: Failure, retries: &mut u32) -> Result<(), HttpError> {
+        let (reason, server_wait) = match failure {
+            Failure::Fail(err) => return Err(err),
+            Failure::Retry {
+                reason,
+                server_wait,
+            } => (reason, server_wait),
+        };
+        let elapsed = self.started.elapsed();
+        if self.attempt > self.config.max_retries || elapsed >= self.config.budget {
+            return Err(HttpError::Exhausted {
+                url: redact_query(self.url),
+                attempts: self.attempt,
+                elapsed,
+                last: reason,
+            });
+        }
+        let wait = match server_wait {
+            Some(hint) => {
+                hint.min(self.config.max_server_wait) + jitter(Duration::from_millis(250))
+            }
+            None => jitter(backoff(self.config, self.attempt)),
+        };
+        let wait = wait.min(self.config.budget.saturating_sub(elapsed));
+        *retries += 1;
+        tracing::info!(url = %redact_query(self.url), attempt = self.attempt, wait_ms = wait.as_millis() as u64, "retrying: {reason}");
+        tokio::time::sleep(wait).await;
+        self.attempt += 1;
+        Ok(())
+    }
+}
+
+/// The exponential backoff before retry `attempt` (1-based), before jitter.
+fn backoff(cfg: &RetryConfig, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
+    cfg.initial_backoff
+        .saturating_mul(factor)
+        .min(cfg.max_backoff)
+}
+
+/// Full jitter: a uniform draw in [max/2, max], so that parallel units do not retry in step.
+fn jitter(max: Duration) -> Duration {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+    let r = splitmix64(seed) as f64 / u64::MAX as f64;
+    max.mul_f64(0.5 + 0.5 * r)
+}
+
+/// SplitMix64's finaliser: enough randomness for spreading retries, with no dependency.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn header_secs(headers: &HeaderMap, name: &str) -> Option<Duration> {
+    let v = headers.get(name)?.to_str().ok()?.trim();
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// Decides what a non-success status means: the one place where retryable and permanent
+/// failures are told apart.
+pub(super) async fn classify(url: &Url, resp: reqwest::Response, when_refused: &str) -> Failure {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.text().await.unwrap_or_default();
+    let message = error_message(&body);
+    let url = redact_query(url);
+    match status.as_u16() {
+        429 => Failure::Retry {
+            reason: "throttled (429)".into(),
+            server_wait: RATE_LIMIT_RETRY_AFTER
+                .iter()
+                .chain([&RETRY_AFTER.as_str()])
+                .find_map(|h| header_secs(&headers, h)),
+        },
+        503 => Failure::Retry {
+            reason: "service unavailable (503)".into(),
+            server_wait: header_secs(&headers, RETRY_AFTER.as_str()),
+        },
+        408 | 500 | 502 | 504 => Failure::Retry {
+            reason: format!("server error ({}): {message}", status.as_u16()),
+            server_wait: None,
+        },
+        401 | 403 => Failure::Fail(HttpError::Unauthorized {
+            url,
+            message,
+            hint: when_refused.to_string(),
+        }),
+        400 => Failure::Fail(HttpError::BadRequest { url, message }),
+        404 => Failure::Fail(HttpError::NotFound { url, message }),
+        s => Failure::Fail(HttpError::Status {
+            url,
+            status: s,
+            message,
+        }),
+    }
+}
+
+/// The message of an Azure error body `{"error":{"code":…,"message":…}}`, else the body's
+/// start.
+fn error_message(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
+        && let Some(m) = v.pointer("/error/message").and_then(|m| m.as_str())
+    {
+        return m.to_string();
+    }
+    let text: String = body.chars().take(200).collect();
+    if text.trim().is_empty() {
+        "no details given".into()
+    } else {
+        text.trim().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let cfg = RetryConfig::default();
+        assert_eq!(backoff(&cfg, 1), Duration::from_millis(500));
+        assert_eq!(backoff(&cfg, 2), Duration::from_secs(1));
+        assert_eq!(backoff(&cfg, 30), cfg.max_backoff);
+        let j = jitter(Duration::from_secs(2));
+        assert!(j >= Duration::from_secs(1) && j <= Duration::from_secs(2));
+    }
+
+    #[test]
+    fn error_bodies_are_read() {
+        assert_eq!(
+            error_message(r#"{"error":{"code":"401","message":"nope"}}"#),
+            "nope"
+        );
+        assert_eq!(error_message(""), "no details given");
+    }
+
+    #[tokio::test]
+    async fn a_backoff_gives_up_after_its_retries() {
+        let cfg = RetryConfig {
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+            ..RetryConfig::default()
+        };
+        let url = Url::parse("https://example.com/x").unwrap();
+        let mut b = Backoff::new(&cfg, &url);
+        let mut retries = 0;
+        let again = || Failure::Retry {
+            reason: "x".into(),
+            server_wait: None,
+        };
+        assert!(b.after(again(), &mut retries).await.is_ok());
+        assert!(b.after(again(), &mut retries).await.is_ok());
+        assert!(matches!(
+            b.after(again(), &mut retries).await,
+            Err(HttpError::Exhausted { attempts: 3, .. })
+        ));
+        assert_eq!(retries, 2);
+    }
+}

@@ -1,0 +1,307 @@
+//! The lake's manifest (`_costlake/manifest.json`): one entry per published partition with its
+//! file, size, hash and typed provenance, and the one publish path every source goes through.
+//! A manifest of format 1 (written before provenance was typed) is read and upgraded on the
+//! next publish.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use super::{Lake, LakeError, Written};
+use crate::model::{Dataset, PartitionKey, Provenance};
+
+/// Where costlake keeps its own state inside the lake.
+pub const STATE_DIR: &str = "_costlake";
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The manifest format this version writes; it reads this one and every earlier one.
+const MANIFEST_FORMAT: u32 = 2;
+
+/// What the manifest records of one published partition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartitionEntry {
+    pub dataset: String,
+    /// The billing account: the enrollment for the EA API, an export's billing account.
+    pub account: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_type: Option<String>,
+    pub billing_period: Option<String>,
+    /// The data file, relative to the lake root.
+    pub file: String,
+    pub rows: u64,
+    pub bytes: u64,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// When the partition was last published or confirmed unchanged.
+    pub published_at: DateTime<Utc>,
+    pub provenance: Provenance,
+}
+
+/// The lake's state: one entry per published partition, keyed by its folder.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub partitions: BTreeMap<String, PartitionEntry>,
+}
+
+impl Manifest {
+    pub fn get(&self, key: &PartitionKey) -> Option<&PartitionEntry> {
+        self.partitions.get(&key.dir())
+    }
+
+    /// Entries of one dataset.
+    pub fn of(&self, dataset: Dataset) -> impl Iterator<Item = &PartitionEntry> {
+        self.partitions
+            .values()
+            .filter(move |e| e.dataset == dataset.name())
+    }
+
+    /// Reads a manifest of any format this version knows.
+    fn parse(bytes: &[u8]) -> Result<Manifest, String> {
+        #[derive(Deserialize)]
+        struct Raw {
+            format: u32,
+            partitions: BTreeMap<String, serde_json::Value>,
+        }
+        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let partitions = match raw.format {
+            1 => raw
+                .partitions
+                .into_iter()
+                .map(|(k, v)| Ok((k, serde_json::from_value::<EntryV1>(v)?.upgrade())))
+                .collect::<Result<_, serde_json::Error>>(),
+            MANIFEST_FORMAT => raw
+                .partitions
+                .into_iter()
+                .map(|(k, v)| Ok((k, serde_json::from_value(v)?)))
+                .collect::<Result<_, serde_json::Error>>(),
+            newer => {
+                return Err(format!(
+                    "it was written by a newer costlake (format {newer})"
+                ));
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        Ok(Manifest {
+            format: MANIFEST_FORMAT,
+            partitions,
+        })
+    }
+}
+
+/// An entry of format 1: provenance spread over fields whose meaning depended on the source
+/// (`etag` held an export's run id, `enrollment` an export's billing account).
+#[derive(Deserialize)]
+struct EntryV1 {
+    dataset: String,
+    enrollment: String,
+    billing_period: Option<String>,
+    file: String,
+    rows: u64,
+    bytes: u64,
+    sha256: String,
+    etag: Option<String>,
+    fetched_at: DateTime<Utc>,
+    api_version: String,
+    #[serde(default)]
+    cost_type: Option<String>,
+    #[serde(default)]
+    submitted: Option<DateTime<Utc>>,
+    closed: bool,
+    source: String,
+}
+
+impl EntryV1 {
+    fn upgrade(self) -> PartitionEntry {
+        let provenance = match self.source.strip_prefix("export ") {
+            // "export NAME (SCOPE)"
+            Some(described) => {
+                let (name, scope) = described
+                    .rsplit_once(" (")
+                    .map(|(n, s)| (n, s.trim_end_matches(')')))
+                    .unwrap_or((described, ""));
+                Provenance::Export {
+                    run_id: self.etag.unwrap_or_default(),
+                    submitted: self.submitted.unwrap_or(self.fetched_at),
+                    export_name: name.to_string(),
+                    scope: scope.to_string(),
+                    data_version: Some(self.api_version).filter(|v| !v.is_empty()),
+                }
+            }
+            None => Provenance::EaApi {
+                etag: self.etag,
+                api_version: self.api_version,
+                closed: self.closed,
+            },
+        };
+        PartitionEntry {
+            dataset: self.dataset,
+            account: self.enrollment,
+            cost_type: self.cost_type,
+            billing_period: self.billing_period,
+            file: self.file,
+            rows: self.rows,
+            bytes: self.bytes,
+            sha256: self.sha256,
+            published_at: self.fetched_at,
+            provenance,
+        }
+    }
+}
+
+impl Lake {
+    fn manifest_path() -> Path {
+        Path::from(format!("{STATE_DIR}/{MANIFEST_FILE}"))
+    }
+
+    /// What identifies the manifest's current version (its store metadata), `None` while the
+    /// lake has none: it changes whenever a partition is published.
+    pub async fn manifest_version(&self) -> Result<Option<String>, LakeError> {
+        match self.store.head(&Self::manifest_path()).await {
+            Ok(meta) => Ok(Some(format!(
+                "{:?} {} {}",
+                meta.e_tag, meta.last_modified, meta.size
+            ))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_err(e)),
+        }
+    }
+
+    /// Reads the manifest; an absent one is empty.
+    pub async fn manifest(&self) -> Result<Manifest, LakeError> {
+        let path = Self::manifest_path();
+        match self.store.get(&path).await {
+            Ok(got) => {
+                let bytes = got.bytes().await.map_err(|e| self.store_err(e))?;
+                Manifest::parse(&bytes).map_err(|message| LakeError::Manifest {
+                    path: path.to_string(),
+                    message,
+                })
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(Manifest {
+                format: MANIFEST_FORMAT,
+                partitions: BTreeMap::new(),
+            }),
+            Err(e) => Err(self.store_err(e)),
+        }
+    }
+
+    /// Publishes a partition whose file `written` has made visible: the one place a manifest
+    /// entry is made, for every source.
+    pub async fn publish(
+        &self,
+        key: &PartitionKey,
+        written: &Written,
+        provenance: Provenance,
+    ) -> Result<(), LakeError> {
+        let entry = PartitionEntry {
+            dataset: key.dataset.name().to_string(),
+            account: key.account.clone(),
+            cost_type: key.cost_type.map(str::to_string),
+            billing_period: key.period.map(|p| p.to_string()),
+            file: written.file.clone(),
+            rows: written.rows,
+            bytes: written.bytes,
+            sha256: written.sha256.clone(),
+            published_at: Utc::now(),
+            provenance,
+        };
+        self.update_manifest(|m| {
+            m.partitions.insert(key.dir(), entry);
+        })
+        .await
+    }
+
+    /// Records that a published partition's data is unchanged at its source, with the
+    /// provenance it now has (a period may have closed since).
+    pub async fn confirm(
+        &self,
+        key: &PartitionKey,
+        provenance: Provenance,
+    ) -> Result<(), LakeError> {
+        self.update_manifest(|m| {
+            if let Some(entry) = m.partitions.get_mut(&key.dir())
+                && entry.provenance != provenance
+            {
+                entry.provenance = provenance;
+                entry.published_at = Utc::now();
+            }
+        })
+        .await
+    }
+
+    /// Re-reads the manifest, changes it, and writes it back whole (staged and renamed, so a
+    /// reader never sees half a manifest).
+    async fn update_manifest(&self, change: impl FnOnce(&mut Manifest)) -> Result<(), LakeError> {
+        let _guard = self.manifest_lock.lock().await;
+        let mut manifest = self.manifest().await?;
+        change(&mut manifest);
+        manifest.format = MANIFEST_FORMAT;
+        let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+        self.store
+            .put(&Self::manifest_path(), PutPayload::from(json))
+            .await
+            .map_err(|e| self.store_err(e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_1_entries_are_upgraded_with_typed_provenance() {
+        let v1 = br#"{"format": 1, "partitions": {
+          "usage_details/enrollment=100/billing_period=202401": {
+            "dataset": "usage_details", "enrollment": "100", "billing_period": "202401",
+            "file": "usage_details/enrollment=100/billing_period=202401/part-0.parquet",
+            "rows": 40, "bytes": 9, "sha256": "ab", "etag": "\"f7\"",
+            "fetched_at": "2026-11-26T13:26:31Z", "api_version": "v3", "closed": true,
+            "source": "ea-api"},
+          "cost_details/billing_account=100/cost_type=actual/billing_period=202401": {
+            "dataset": "cost_details", "enrollment": "100", "billing_period": "202401",
+            "file": "x", "rows": 1, "bytes": 1, "sha256": "cd", "etag": "run-1",
+            "fetched_at": "2026-11-26T13:26:31Z", "api_version": "2023-12-01-preview",
+            "closed": false, "source": "export daily (providers/Microsoft.Billing/billingAccounts/100)",
+            "cost_type": "actual", "submitted": "2024-02-03T04:05:06Z"}}}"#;
+        let m = Manifest::parse(v1).unwrap();
+        let usage = &m.partitions["usage_details/enrollment=100/billing_period=202401"];
+        assert_eq!(
+            usage.provenance,
+            Provenance::EaApi {
+                etag: Some("\"f7\"".into()),
+                api_version: "v3".into(),
+                closed: true
+            }
+        );
+        let cost = &m.partitions["cost_details/billing_account=100/cost_type=actual/billing_period=202401"];
+        assert_eq!(cost.account, "100");
+        match &cost.provenance {
+            Provenance::Export {
+                run_id,
+                export_name,
+                scope,
+                submitted,
+                data_version,
+            } => {
+                assert_eq!(run_id, "run-1");
+                assert_eq!(export_name, "daily");
+                assert_eq!(scope, "providers/Microsoft.Billing/billingAccounts/100");
+                assert_eq!(submitted.to_rfc3339(), "2024-02-03T04:05:06+00:00");
+                assert_eq!(data_version.as_deref(), Some("2023-12-01-preview"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let again = Manifest::parse(&serde_json::to_vec(&m).unwrap()).unwrap();
+        assert_eq!(again.partitions, m.partitions);
+    }
+
+    #[test]
+    fn a_newer_format_is_refused() {
+        let err = Manifest::parse(br#"{"format": 9, "partitions": {}}"#).unwrap_err();
+        assert!(err.contains("newer costlake"), "{err}");
+    }
+}

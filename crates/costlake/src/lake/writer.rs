@@ -1,0 +1,158 @@
+//! Writing a partition's file apart from publishing it: a Parquet file (zstd, ~128k-row row
+//! groups, statistics, costlake's version and the schema version in its metadata) streamed
+//! through `object_store` under a staging name and made visible whole on `finish`, hashed as
+//! it goes. Recording it in the manifest is `manifest`'s job.
+
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use parquet::arrow::AsyncArrowWriter;
+use parquet::arrow::async_writer::AsyncFileWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use sha2::{Digest, Sha256};
+
+use super::{Lake, LakeError};
+use crate::model::{Dataset, PartitionKey};
+use crate::schema;
+
+/// Rows per Parquet row group.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+impl Lake {
+    /// Starts writing a partition's file. Nothing is visible until [`PartitionWriter::finish`],
+    /// and nothing is published until [`Lake::publish`].
+    pub fn writer(&self, key: &PartitionKey) -> Result<PartitionWriter, LakeError> {
+        let path = Path::from(key.file());
+        let sink = HashingSink {
+            inner: BufWriter::new(self.store.clone(), path.clone()),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let props = writer_properties(key.dataset);
+        let writer = AsyncArrowWriter::try_new(sink, key.dataset.file_schema(), Some(props))
+            .map_err(|source| LakeError::Parquet {
+                path: path.to_string(),
+                source,
+            })?;
+        Ok(PartitionWriter {
+            writer,
+            path,
+            rows: 0,
+        })
+    }
+}
+
+/// zstd, ~128k-row row groups, statistics, and costlake's version and the schema version in
+/// the file metadata.
+pub fn writer_properties(dataset: Dataset) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid zstd level"),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(format!("costlake version {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(
+                schema::META_WRITER_VERSION.to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            KeyValue::new(
+                schema::META_SCHEMA_VERSION.to_string(),
+                schema::SCHEMA_VERSION.to_string(),
+            ),
+            KeyValue::new(schema::META_DATASET.to_string(), dataset.name().to_string()),
+        ]))
+        .build()
+}
+
+/// Passes Parquet bytes to the store while hashing and counting them.
+struct HashingSink {
+    inner: BufWriter,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl AsyncFileWriter for HashingSink {
+    fn write(&mut self, bs: Bytes) -> BoxFuture<'_, parquet::errors::Result<()>> {
+        self.hasher.update(&bs);
+        self.bytes += bs.len() as u64;
+        Box::pin(async move {
+            self.inner
+                .put(bs)
+                .await
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+        })
+    }
+
+    fn complete(&mut self) -> BoxFuture<'_, parquet::errors::Result<()>> {
+        Box::pin(async move {
+            use tokio::io::AsyncWriteExt;
+            self.inner
+                .shutdown()
+                .await
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+        })
+    }
+}
+
+/// A partition being written.
+pub struct PartitionWriter {
+    writer: AsyncArrowWriter<HashingSink>,
+    path: Path,
+    rows: u64,
+}
+
+/// A partition's file made visible, to be published with its provenance.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub file: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl PartitionWriter {
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), LakeError> {
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .write(batch)
+            .await
+            .map_err(|source| LakeError::Parquet {
+                path: self.path.to_string(),
+                source,
+            })
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Flushes the last row group and the footer and makes the file visible in one step,
+    /// replacing the partition's previous file: locally a rename, in object stores a single
+    /// PUT or a completed multipart upload.
+    pub async fn finish(self) -> Result<Written, LakeError> {
+        let path = self.path.to_string();
+        let mut writer = self.writer;
+        writer.finish().await.map_err(|source| LakeError::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+        let sink = writer.into_inner();
+        Ok(Written {
+            file: path,
+            rows: self.rows,
+            bytes: sink.bytes,
+            sha256: format!("{:x}", sink.hasher.finalize()),
+        })
+    }
+
+    /// Abandons the partition: nothing becomes visible and the previous file stays.
+    pub async fn abort(self) {
+        let mut sink = self.writer.into_inner();
+        let _ = sink.inner.abort().await;
+    }
+}

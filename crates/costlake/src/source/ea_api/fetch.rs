@@ -1,0 +1,310 @@
+//! Fetching one unit of the EA API into its partition file, in the three shapes the service
+//! answers in: pages linked by `nextLink` (usage), one streamed array (price sheet,
+//! marketplace), and one object or one-element array (balance summary). Rows are split from
+//! the JSON as it arrives and decoded in parallel; memory holds a page, a few decoding chunks
+//! and a row group.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::Url;
+
+use super::super::{UnitContext, UnitError};
+use crate::decode::{DecodeError, ParallelDecoder, RowScanner};
+use crate::http::{Client, Failure, Fetched, HttpError};
+use crate::lake::{LakeError, PartitionWriter, Written};
+use crate::model::PartitionKey;
+
+/// Rows per decoded chunk and Arrow batch handed to the Parquet writer.
+const BATCH_ROWS: usize = 8192;
+
+/// What a unit asks for: a URL on the client's host, and the ETag the lake holds.
+pub(super) struct Request<'a> {
+    pub client: &'a Client,
+    pub url: Url,
+    pub etag: Option<&'a str>,
+}
+
+/// A written partition, its rounded-decimal count and the ETag it came with; `None` after a
+/// 304.
+type Got = Option<(Written, u64, Option<String>)>;
+
+/// Rows decoded into a partition writer as they come: chunks of rows are decoded on the
+/// blocking pool while the unit goes on reading, and written in order.
+struct Sink {
+    decoder: ParallelDecoder,
+    writer: PartitionWriter,
+}
+
+/// Why a sink could not take more rows.
+enum SinkError {
+    Decode(DecodeError),
+    Lake(LakeError),
+}
+
+impl SinkError {
+    /// The unit's error, a decode error naming where it happened.
+    fn at(self, key: &PartitionKey, page: Option<u32>) -> UnitError {
+        match self {
+            SinkError::Decode(e) => located(key, page, e),
+            SinkError::Lake(e) => e.into(),
+        }
+    }
+}
+
+impl Sink {
+    fn new(ctx: &UnitContext<'_>) -> Result<Sink, LakeError> {
+        Ok(Sink {
+            decoder: ParallelDecoder::new(ctx.key.dataset, BATCH_ROWS),
+            writer: ctx.writer()?,
+        })
+    }
+
+    /// Writes the batches that are ready (with `all`, every row taken so far).
+    async fn flush(&mut self, all: bool) -> Result<(), SinkError> {
+        while let Some(batch) = self.decoder.next_batch(all).await {
+            let batch = batch.map_err(SinkError::Decode)?;
+            self.writer.write(&batch).await.map_err(SinkError::Lake)?;
+        }
+        Ok(())
+    }
+
+    /// Feeds JSON bytes through a scanner; the rows found are decoded as chunks fill.
+    fn feed(&mut self, scanner: &mut RowScanner, bytes: &[u8]) -> Result<(), DecodeError> {
+        self.decoder.feed(scanner, bytes)
+    }
+
+    /// Decodes what is left and makes the file visible.
+    async fn finish(mut self, key: &PartitionKey) -> Result<(Written, u64), UnitError> {
+        if let Err(e) = self.flush(true).await {
+            self.writer.abort().await;
+            return Err(e.at(key, None));
+        }
+        let rounded = self.decoder.rounded();
+        Ok((self.writer.finish().await?, rounded))
+    }
+}
+
+/// Where a decode error happened, for the message.
+fn located(key: &PartitionKey, page: Option<u32>, err: DecodeError) -> UnitError {
+    match page {
+        Some(n) => format!("{key}, page {n}: {err}").into(),
+        None => format!("{key}: {err}").into(),
+    }
+}
+
+/// A page being fetched in the background, and the retries it took.
+type PageFetch = tokio::task::JoinHandle<(Result<Fetched<Bytes>, HttpError>, u32)>;
+
+/// Usage details: `nextLink` page after page; each page read whole (with retries) and decoded
+/// into the partition while the next is fetched, so memory holds two pages and a batch.
+pub(super) async fn paged(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Result<Got, UnitError> {
+    let key = ctx.key;
+    let mut sink = Sink::new(ctx)?;
+    let mut url = req.url.clone();
+    let mut page = 0u32;
+    let mut first_etag = None;
+    let mut json_bytes = 0u64;
+    let mut not_modified = false;
+    // The next page is fetched while this one is decoded: its link is found by a quick scan
+    // of the page before the rows are decoded.
+    let mut prefetch: Option<PageFetch> = None;
+    let result: Result<(), UnitError> = async {
+        loop {
+            page += 1;
+            let fetched = match prefetch.take() {
+                Some(task) => {
+                    let (fetched, task_retries) = task
+                        .await
+                        .map_err(|e| format!("{key}: page fetch failed: {e}"))?;
+                    ctx.retries += task_retries;
+                    fetched?
+                }
+                None => {
+                    let etag_sent = if page == 1 { req.etag } else { None };
+                    req.client
+                        .get_bytes(&url, etag_sent, &mut ctx.retries)
+                        .await?
+                }
+            };
+            let body = match fetched {
+                Fetched::NotModified => {
+                    not_modified = true;
+                    return Ok(());
+                }
+                Fetched::Body { body, etag } => {
+                    if page == 1 {
+                        first_etag = etag;
+                    }
+                    body
+                }
+            };
+            json_bytes += body.len() as u64;
+            let located_here = |e| located(key, Some(page), e);
+            // An empty page with a nextLink does not end the period; only the link does.
+            let next = match RowScanner::next_link_of(&body).map_err(located_here)? {
+                Some(link) => {
+                    let next_url = req.client.check_link(&link)?;
+                    let client = req.client.clone();
+                    let task_url = next_url.clone();
+                    prefetch = Some(tokio::spawn(async move {
+                        let mut task_retries = 0;
+                        let fetched = client.get_bytes(&task_url, None, &mut task_retries).await;
+                        (fetched, task_retries)
+                    }));
+                    Some(next_url)
+                }
+                None => None,
+            };
+            let mut scanner = RowScanner::new();
+            sink.feed(&mut scanner, &body).map_err(located_here)?;
+            scanner.finish().map_err(located_here)?;
+            if !scanner.is_envelope() {
+                return Err(located_here(DecodeError::Shape(
+                    "expected a page {id, data, nextLink}".into(),
+                )));
+            }
+            sink.flush(false).await.map_err(|e| e.at(key, Some(page)))?;
+            ctx.progress(sink.decoder.rows(), json_bytes);
+            match next {
+                Some(next_url) => url = next_url,
+                None => return Ok(()),
+            }
+        }
+    }
+    .await;
+    if let Some(task) = prefetch {
+        task.abort();
+    }
+    match result {
+        Err(e) => {
+            sink.writer.abort().await;
+            Err(e)
+        }
+        Ok(()) if not_modified => {
+            sink.writer.abort().await;
+            Ok(None)
+        }
+        Ok(()) => {
+            let (written, rounded) = sink.finish(key).await?;
+            Ok(Some((written, rounded, first_etag)))
+        }
+    }
+}
+
+/// Price sheet and marketplace charges: one bare array, decoded as it streams in. If the
+/// answer breaks off, the partition is dropped and the whole answer fetched again, under the
+/// client's retry policy.
+pub(super) async fn streamed(
+    ctx: &mut UnitContext<'_>,
+    req: Request<'_>,
+) -> Result<Got, UnitError> {
+    let key = ctx.key;
+    let mut backoff = req.client.backoff(&req.url);
+    loop {
+        let (mut stream, etag) = match req
+            .client
+            .get_stream(&req.url, req.etag, &mut ctx.retries)
+            .await?
+        {
+            Fetched::NotModified => return Ok(None),
+            Fetched::Body { body, etag } => (Box::pin(body), etag),
+        };
+        let mut sink = Sink::new(ctx)?;
+        let mut scanner = RowScanner::new();
+        let mut json_bytes = 0u64;
+        // `Err(Ok(_))` is final; `Err(Err(_))` is the answer breaking off, worth another try.
+        let outcome: Result<(), Result<UnitError, String>> = async {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| {
+                    Err(format!(
+                        "the answer broke off: {}",
+                        crate::http::error_chain(&e)
+                    ))
+                })?;
+                json_bytes += chunk.len() as u64;
+                sink.feed(&mut scanner, &chunk)
+                    .map_err(|e| Ok(located(key, None, e)))?;
+                sink.flush(false).await.map_err(|e| Ok(e.at(key, None)))?;
+                ctx.progress(sink.decoder.rows(), json_bytes);
+            }
+            scanner.finish().map_err(|e| Ok(located(key, None, e)))?;
+            if scanner.is_envelope() {
+                return Err(Ok(located(
+                    key,
+                    None,
+                    DecodeError::Shape("expected a JSON array".into()),
+                )));
+            }
+            Ok(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => {
+                let (written, rounded) = sink.finish(key).await?;
+                return Ok(Some((written, rounded, etag)));
+            }
+            Err(Ok(fatal)) => {
+                sink.writer.abort().await;
+                return Err(fatal);
+            }
+            Err(Err(broken)) => {
+                sink.writer.abort().await;
+                let failure = Failure::Retry {
+                    reason: broken,
+                    server_wait: None,
+                };
+                backoff.after(failure, &mut ctx.retries).await?;
+            }
+        }
+    }
+}
+
+/// Balance summary: one object, or (v3) a one-element array.
+pub(super) async fn single(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Result<Got, UnitError> {
+    let (body, etag) = match req
+        .client
+        .get_bytes(&req.url, req.etag, &mut ctx.retries)
+        .await?
+    {
+        Fetched::NotModified => return Ok(None),
+        Fetched::Body { body, etag } => (body, etag),
+    };
+    let (written, rounded) = write_rows(ctx, &body).await?;
+    Ok(Some((written, rounded, etag)))
+}
+
+/// Writes a small answer (an object, or an array of objects) as the partition. The values go
+/// straight from the JSON text to the decoder: never through a parsed tree, whose numbers
+/// would be f64.
+pub(super) async fn write_rows(
+    ctx: &UnitContext<'_>,
+    body: &[u8],
+) -> Result<(Written, u64), UnitError> {
+    let mut sink = Sink::new(ctx)?;
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF))
+        .unwrap_or(0);
+    let decoded = if body.get(start) == Some(&b'{') {
+        sink.decoder.push_row(&body[start..]);
+        Ok(())
+    } else {
+        let mut scanner = RowScanner::new();
+        sink.feed(&mut scanner, body)
+            .and_then(|_| scanner.finish())
+            .and_then(|_| {
+                if scanner.is_envelope() {
+                    Err(DecodeError::Shape(
+                        "expected an object or an array of objects".into(),
+                    ))
+                } else {
+                    Ok(())
+                }
+            })
+    };
+    if let Err(e) = decoded {
+        sink.writer.abort().await;
+        return Err(located(ctx.key, None, e));
+    }
+    sink.finish(ctx.key).await
+}

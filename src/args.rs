@@ -1,0 +1,255 @@
+//! The command line's grammar: every command, flag and value parser, with clap. What each
+//! command does is in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use costlake::model::{Dataset, PeriodId};
+use costlake::output::Format;
+use costlake::output::chart::ChartSpec;
+use costlake_emulator::Fault;
+
+#[derive(Parser)]
+#[command(
+    name = "costlake",
+    version,
+    about = "Azure billing data in a queryable Parquet lake, with money as exact decimals",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// With no command: the interactive SQL shell on this lake.
+    #[command(flatten)]
+    pub shell: LakeArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Download billing periods, balance summaries, usage, marketplace charges and price sheets
+    /// from the EA Reporting API into the lake.
+    Sync(SyncArgs),
+    /// Bring Cost Management exports (CSV, gzip CSV or Parquet parts with their manifest.json)
+    /// from a folder or a container into the lake.
+    Ingest(IngestArgs),
+    /// Serve a local emulator of the EA Reporting API with a synthetic enrollment.
+    Emulate(EmulateArgs),
+    /// The whole loop with no Azure account: emulator, sync into ./costlake-demo, saved queries.
+    Demo(DemoArgs),
+    /// Run SQL against the lake and print the result.
+    Sql(SqlArgs),
+    /// Run a saved query by name (or a .sql file) with parameters.
+    Query(QueryArgs),
+    /// The interactive SQL shell on the lake (the default command).
+    Repl(LakeArgs),
+    /// The lake's tables: partitions and rows, and each table's columns.
+    Tables(LakeArgs),
+    /// Reconcile each period: usage and marketplace against the balance summary, rows against
+    /// the manifest. Exit code 1 when a period does not reconcile.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// The largest difference accepted, in the billing currency (default 0: exact).
+    #[arg(long, default_value = "0")]
+    pub tolerance: String,
+}
+
+#[derive(Args, Clone)]
+pub struct LakeArgs {
+    /// The lake: a folder (default COSTLAKE_LAKE, `lake` in costlake.toml, ./costlake-data).
+    #[arg(long)]
+    pub lake: Option<String>,
+    /// A folder of .sql files that add to or override the built-in saved queries.
+    #[arg(long, default_value = "queries")]
+    pub queries: PathBuf,
+}
+
+#[derive(Args, Default)]
+pub struct PrintArgs {
+    /// Output format: table, csv, tsv, json, ndjson, markdown, parquet, chart (default: from
+    /// the --output file's extension (.svg and .png draw a chart), else table).
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Write the result to this file instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Draw a chart: `[bar|line] [x=COLUMN] [y=COLUMN,...]` (implies --format chart; saved
+    /// queries bring their own).
+    #[arg(long, value_parser = parse_chart)]
+    pub chart: Option<ChartSpec>,
+    /// Print how long the statement took.
+    #[arg(long)]
+    pub timing: bool,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Usage rows in each of the six billing periods.
+    #[arg(long, default_value_t = 20_000)]
+    pub rows_per_period: u64,
+}
+
+#[derive(Args)]
+pub struct SqlArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub print: PrintArgs,
+    /// The SQL; several statements may be separated by `;`.
+    pub sql: String,
+}
+
+#[derive(Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub print: PrintArgs,
+    /// A saved query's name, or a .sql file.
+    pub name: String,
+    /// A parameter, name=value (repeatable).
+    #[arg(long = "param", short = 'p')]
+    pub params: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct SyncArgs {
+    /// Enrollment number (or `enrollment` in costlake.toml).
+    #[arg(long)]
+    pub enrollment: Option<u64>,
+    /// API base URL: scheme, host and port.
+    #[arg(long)]
+    pub api_base: Option<String>,
+    /// File holding the API key (else COSTLAKE_API_KEY).
+    #[arg(long)]
+    pub api_key_file: Option<PathBuf>,
+    /// The lake: a folder (default COSTLAKE_LAKE, `lake` in costlake.toml, ./costlake-data).
+    #[arg(long)]
+    pub lake: Option<String>,
+    /// Billing periods, e.g. 202301..202306 or 202301.
+    #[arg(long, conflicts_with_all = ["since", "from", "to"])]
+    pub periods: Option<String>,
+    /// Billing periods from this one on (yyyyMM).
+    #[arg(long, value_parser = parse_period, conflicts_with_all = ["from", "to"])]
+    pub since: Option<PeriodId>,
+    /// First day (yyyy-MM-dd), through the custom-date endpoints; whole months are fetched.
+    #[arg(long, requires = "to")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day (yyyy-MM-dd).
+    #[arg(long, requires = "from")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Datasets (comma-separated): billing_periods, balance_summary, usage_details,
+    /// marketplace_charges, price_sheet. Default: all.
+    #[arg(long, value_delimiter = ',', value_parser = parse_dataset)]
+    pub datasets: Vec<Dataset>,
+    /// Units fetched at once.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Fetch closed periods again too.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Days after a period's end before it counts as closed.
+    #[arg(long)]
+    pub settle_days: Option<i64>,
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// Where the exports are: a folder, or az://container/prefix, abfss://…, s3://…, gs://….
+    #[arg(long)]
+    pub source: String,
+    /// The lake: a folder (default COSTLAKE_LAKE, `lake` in costlake.toml, ./costlake-data).
+    #[arg(long)]
+    pub lake: Option<String>,
+    /// Datasets (comma-separated): cost_details, focus_costs, export_price_sheet,
+    /// reservation_details, reservation_transactions, reservation_recommendations. Default: all.
+    #[arg(long, value_delimiter = ',', value_parser = parse_dataset)]
+    pub datasets: Vec<Dataset>,
+    /// Partitions ingested at once (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Print only warnings and errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct EmulateArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Enrollment number served.
+    #[arg(long, default_value_t = 100)]
+    pub enrollment: u64,
+    /// The one API key accepted (default: the demo key, printed at start).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Seed of the synthetic enrollment: the same seed serves the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of billing periods.
+    #[arg(long, default_value_t = 6)]
+    pub periods: u32,
+    /// Newest billing period, yyyyMM (default: the current month, which is then open).
+    #[arg(long, value_parser = parse_period)]
+    pub last_period: Option<PeriodId>,
+    /// Usage rows in each billing period.
+    #[arg(long, default_value_t = 20_000)]
+    pub rows_per_period: u64,
+    /// Usage rows per page.
+    #[arg(long, default_value_t = costlake_emulator::DEFAULT_PAGE_SIZE)]
+    pub page_size: usize,
+    /// Probability of answering a request with a fault (default 0, or 0.1 when --faults is
+    /// given).
+    #[arg(long)]
+    pub fault_rate: Option<f64>,
+    /// Faults to draw from: 429, 503, 500, drop, slow (comma-separated; default all).
+    #[arg(long, value_delimiter = ',', value_parser = parse_fault)]
+    pub faults: Vec<Fault>,
+    /// Seconds a slow answer waits.
+    #[arg(long, default_value_t = 3)]
+    pub slow_secs: u64,
+    /// Instead of serving the API, write the enrollment as Cost Management exports (runs,
+    /// parts and manifests) into this folder or container, then exit.
+    #[arg(long)]
+    pub exports: Option<String>,
+    /// With --exports: rows per part file.
+    #[arg(long, default_value_t = 100_000)]
+    pub part_rows: u64,
+    /// With --exports: only these export types (ActualCost, AmortizedCost, FocusCost,
+    /// PriceSheet; comma-separated). Default: all.
+    #[arg(long, value_delimiter = ',')]
+    pub export_types: Vec<String>,
+}
+
+pub fn parse_period(s: &str) -> Result<PeriodId, String> {
+    PeriodId::parse(s)
+        .ok_or_else(|| format!("'{s}' is not a billing period; write yyyyMM, e.g. 202406"))
+}
+
+pub fn parse_chart(s: &str) -> Result<ChartSpec, String> {
+    s.parse()
+}
+
+pub fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+pub fn parse_dataset(s: &str) -> Result<Dataset, String> {
+    Dataset::parse(s).ok_or_else(|| {
+        let names: Vec<_> = Dataset::ALL.iter().map(|d| d.name()).collect();
+        format!("unknown dataset '{s}'; choose from {}", names.join(", "))
+    })
+}
+
+pub fn parse_fault(s: &str) -> Result<Fault, String> {
+    Fault::parse(s)
+        .ok_or_else(|| format!("unknown fault '{s}'; choose from 429, 503, 500, drop, slow"))
+}

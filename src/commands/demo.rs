@@ -1,0 +1,134 @@
+//! `costlake demo`: the main job on the embedded emulator, for someone with no Azure account:
+//! the emulator on a loopback port, six periods synced into a local lake, three saved queries
+//! (one drawn as a chart), and how to go on from there. A second run reuses the lake.
+
+use std::process::ExitCode;
+
+use costlake::engine::{QueryError, Session, tables_overview};
+use costlake::http::{ApiKey, RetryConfig};
+use costlake::model::{Dataset, PeriodSelection};
+use costlake::output::{Format, thousands};
+use costlake::source::SourceError;
+use costlake::source::ea_api::{self, SyncOptions};
+use costlake_emulator::{DEMO_KEY, Emulator, EmulatorConfig};
+
+use super::exit_code;
+use crate::progress::{Lines, Progress};
+use crate::results::{self, Shown};
+
+/// Where the demo puts its lake: the working directory.
+pub const DEMO_LAKE: &str = "./costlake-demo";
+
+/// A saved query's name, its parameters, and the format it is shown in.
+type Showcase = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Format,
+);
+
+/// The saved queries the demo shows, with their parameters and how: the reconciliation, last
+/// month's movers, and last month's daily trend as a chart (the current month is still open).
+const SHOWCASE: &[Showcase] = &[
+    ("monthly_summary", &[], Format::Table),
+    (
+        "service_movers",
+        &[("period", "previous"), ("top", "5")],
+        Format::Table,
+    ),
+    ("daily_trend", &[("period", "previous")], Format::Chart),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot start the emulator: {0}")]
+    Emulator(#[from] std::io::Error),
+    #[error(transparent)]
+    Sync(#[from] SourceError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+/// Runs the demo into `./costlake-demo`.
+pub async fn run(rows_per_period: u64) -> anyhow::Result<ExitCode> {
+    Ok(exit_code(demo(DEMO_LAKE, rows_per_period).await?))
+}
+
+/// Runs the demo into `lake`; returns whether every sync unit succeeded.
+async fn demo(lake: &str, rows_per_period: u64) -> Result<bool, DemoError> {
+    let emu = Emulator::start(EmulatorConfig {
+        rows_per_period,
+        ..EmulatorConfig::default()
+    })
+    .await?;
+    let e = emu.enrollment();
+    println!(
+        "Emulated EA enrollment {} on {} ({} billing periods, {} usage rows each; no Azure account involved)",
+        e.spec.number,
+        emu.base_url(),
+        e.periods.len(),
+        thousands(e.spec.rows_per_period)
+    );
+    let opts = SyncOptions {
+        enrollment: e.spec.number,
+        api_base: emu.base_url(),
+        key: ApiKey::new(DEMO_KEY).map_err(|e| SourceError::Other(e.to_string()))?,
+        lake: lake.to_string(),
+        periods: PeriodSelection::All,
+        datasets: Dataset::API.to_vec(),
+        jobs: 4,
+        refresh: false,
+        settle: chrono::Duration::days(30),
+        retry: RetryConfig::default(),
+    };
+    let progress = Progress::new(false, Lines::All);
+    let report = ea_api::sync(&opts, &progress).await;
+    progress.finish();
+    let report = report?;
+    println!("sync: {}", report.summary());
+    emu.stop().await;
+
+    let session = Session::open(lake, None).await?;
+    println!(
+        "\nThe lake at {lake}:\n{}",
+        tables_overview(&session).await?
+    );
+    for (name, given, format) in SHOWCASE {
+        let q = session.saved(name)?;
+        let given: Vec<(String, String)> = given
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let params = session.bind(&q, &given).await?;
+        println!("== {}: {}", q.name, q.description);
+        let mut shown = Shown::default().for_terminal();
+        shown.print.format = *format;
+        results::run_saved(&session, &q, &params, &shown).await?;
+        println!();
+    }
+    if !on_path("costlake") {
+        println!(
+            "costlake is not on your PATH yet: `cargo install --locked --path .` in the checkout puts it there\n(until then, `cargo run --release --` stands for `costlake` below)."
+        );
+    }
+    println!(
+        "Go on in SQL:  costlake --lake {lake}            (the REPL; \\? for help, \\queries for the saved queries)"
+    );
+    println!(
+        "          or:  costlake sql --lake {lake} \"SELECT meter_category, sum(cost) FROM usage_details GROUP BY 1 ORDER BY 2 DESC\""
+    );
+    println!(
+        "          or:  costlake query --lake {lake} commitment_burndown --output burndown.png   (a chart for the month-end email)"
+    );
+    Ok(report.ok())
+}
+
+/// Whether `name` is an executable file in a folder of `PATH`.
+fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}

@@ -1,0 +1,52 @@
+//! `costlake ingest`: Cost Management exports into the lake.
+
+use std::process::ExitCode;
+
+use costlake::lake::Lake;
+use costlake::source::exports::{self, ExportTree, IngestOptions};
+
+use super::{UsageError, exit_code};
+use crate::args::IngestArgs;
+use crate::progress::{Lines, Progress, unit_line};
+use crate::settings::{self, FileSettings};
+
+pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let file = FileSettings::load(std::path::Path::new("."))?;
+    if let Some(d) = args.datasets.iter().find(|d| !d.from_exports()) {
+        return Err(UsageError(format!(
+            "{} comes from the EA API, not from exports: use `costlake sync`",
+            d.name()
+        ))
+        .into());
+    }
+    let mut opts = IngestOptions::default();
+    if !args.datasets.is_empty() {
+        opts.datasets = args.datasets;
+    }
+    if let Some(jobs) = args.jobs.or(file.jobs) {
+        opts.jobs = jobs;
+    }
+    let tree = ExportTree::open(&args.source).await?;
+    let lake = Lake::open(&settings::lake_location(args.lake.as_deref(), &file), true).await?;
+    // Each partition's line is printed with the report, in order; live progress only draws.
+    let progress = Progress::new(args.quiet, Lines::None);
+    let report = exports::ingest(&lake, &tree, &opts, &progress).await;
+    progress.finish();
+    let report = report?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !args.quiet || !report.ok() {
+        for unit in &report.units {
+            println!("{}", unit_line(unit));
+        }
+        println!("{}", report.summary());
+    }
+    if report.found.is_some_and(|(n, _)| n == 0) {
+        eprintln!(
+            "no export runs under {}: costlake looks for the manifest.json each run writes last",
+            args.source
+        );
+    }
+    Ok(exit_code(report.ok()))
+}

@@ -1,0 +1,108 @@
+//! The query commands: `sql`, `query`, the shell, `tables` and `verify`, over one session.
+
+use std::process::ExitCode;
+
+use costlake::engine::{Session, describe_table, tables_overview, verify};
+use costlake::model::Dataset;
+use costlake::output::{Format, PrintOptions, TABLE_ROW_LIMIT};
+
+use super::UsageError;
+use crate::args::{LakeArgs, PrintArgs, QueryArgs, SqlArgs, VerifyArgs};
+use crate::repl;
+use crate::results::{self, Shown};
+use crate::settings::{self, FileSettings};
+
+/// Opens the lake the flags, environment or `costlake.toml` name.
+pub async fn open_session(lake: &LakeArgs) -> anyhow::Result<Session> {
+    let file = FileSettings::load(std::path::Path::new("."))?;
+    Ok(Session::open(
+        &settings::lake_location(lake.lake.as_deref(), &file),
+        Some(&lake.queries),
+    )
+    .await?)
+}
+
+/// How results are shown, from the print flags.
+fn shown(print: &PrintArgs) -> Shown {
+    let format = print
+        .format
+        .or_else(|| print.chart.as_ref().map(|_| Format::Chart))
+        .or_else(|| print.output.as_deref().and_then(Format::from_extension))
+        .unwrap_or(Format::Table);
+    Shown {
+        print: PrintOptions {
+            format,
+            max_rows: TABLE_ROW_LIMIT,
+            output: print.output.clone(),
+            chart: print.chart.clone().unwrap_or_default(),
+            ..PrintOptions::default()
+        },
+        timing: print.timing,
+    }
+    .for_terminal()
+}
+
+pub async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
+    let session = open_session(&args.lake).await?;
+    results::run(
+        &session,
+        &args.sql,
+        &Default::default(),
+        None,
+        &shown(&args.print),
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
+    let session = open_session(&args.lake).await?;
+    let q = session.saved(&args.name)?;
+    let given = repl::parse_params(args.params.iter().map(String::as_str)).map_err(UsageError)?;
+    let params = session.bind(&q, &given).await?;
+    results::run_saved(&session, &q, &params, &shown(&args.print)).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn shell(args: LakeArgs) -> anyhow::Result<ExitCode> {
+    let session = open_session(&args).await?;
+    repl::run(session, shown(&PrintArgs::default())).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn tables(args: LakeArgs) -> anyhow::Result<ExitCode> {
+    let session = open_session(&args).await?;
+    print!("{}", tables_overview(&session).await?);
+    for d in Dataset::ALL {
+        println!("\n{}:", d.name());
+        print!("{}", describe_table(&session, d.name()).await?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let session = open_session(&args.lake).await?;
+    let scale = costlake::schema::DECIMAL_SCALE as u32;
+    let tolerance = costlake::model::decimal::parse(&args.tolerance, scale, 38)
+        .map_err(|_| UsageError(format!("--tolerance '{}' is not a number", args.tolerance)))?;
+    let checks = verify::verify(&session, tolerance.abs()).await?;
+    print!("{}", verify::render(&checks));
+    let failed: Vec<_> = checks.iter().filter(|c| !c.ok()).collect();
+    if failed.is_empty() {
+        println!(
+            "{} periods reconcile exactly (tolerance {}).",
+            checks.len(),
+            args.tolerance
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for c in &failed {
+        eprintln!(
+            "period {} of enrollment {} does not reconcile: {}",
+            c.period,
+            c.enrollment,
+            c.problems.join("; ")
+        );
+    }
+    Ok(ExitCode::from(1))
+}
