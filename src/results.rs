@@ -15,7 +15,8 @@ pub struct Shown {
 }
 
 impl Shown {
-    /// Fits tables and text charts to the terminal standard output is, if it is one.
+    /// Fits tables and text charts to the terminal standard output is, if it is one, at its
+    /// size now (a shell's terminal may be resized between statements).
     pub fn for_terminal(mut self) -> Shown {
         let (table, chart) = widths();
         self.print.table_width = table;
@@ -25,7 +26,7 @@ impl Shown {
 }
 
 /// The terminal's width for tables (only when standard output is a terminal) and for text
-/// charts (`COLUMNS`, else the terminal's, else 100).
+/// charts: the terminal's, else `COLUMNS`, else 100.
 fn widths() -> (Option<usize>, usize) {
     let terminal = console::Term::stdout()
         .size_checked()
@@ -35,12 +36,13 @@ fn widths() -> (Option<usize>, usize) {
         .ok()
         .and_then(|c| c.parse().ok())
         .filter(|&c: &usize| c > 20);
+    let width = terminal.or(columns);
     let table = if std::io::stdout().is_terminal() {
-        columns.or(terminal)
+        width
     } else {
         None
     };
-    (table, columns.or(terminal).unwrap_or(100))
+    (table, width.unwrap_or(100))
 }
 
 /// Runs every statement of `sql` and shows each result.

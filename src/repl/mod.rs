@@ -192,6 +192,7 @@ impl Shell {
 
 /// Runs a statement; Ctrl-C cancels it and returns to the prompt. Errors are printed.
 async fn run_cancellable(session: &Session, statement: &Statement, shown: &Shown) {
+    let shown = &shown.clone().for_terminal();
     let run = async {
         match statement {
             Statement::Saved(q, params) => results::run_saved(session, q, params, shown).await,

@@ -452,6 +452,64 @@ async fn the_repl_completes_continues_survives_errors_and_cancels() {
     );
 }
 
+/// On a narrow terminal the shell fits a wide result to it, as DuckDB's does: text shortened
+/// with an ellipsis, middle columns elided and counted, numbers whole; `\format csv` still
+/// shows everything.
+#[tokio::test]
+async fn the_repl_fits_wide_results_to_the_terminal() {
+    let (_emu, lake) = synced(300).await;
+    let steps = serde_json::json!([
+        {"expect": "costlake> "},
+        {"send": "SELECT instance_id, cost, meter_category, resource_group, subscription_name, department_name FROM usage_details ORDER BY cost DESC LIMIT 2;\r"},
+        {"expect": "columns shown"},
+        {"expect": "costlake> "},
+        {"send": "SELECT '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-with-a-long-name' AS id, 123456789.123456789012 AS cost;\r"},
+        {"expect": "123456789.123456789012"},
+        {"expect": "costlake> "},
+        {"send": "\\format csv\r"},
+        {"expect": "costlake> "},
+        {"send": "SELECT instance_id, cost, meter_category, resource_group, subscription_name, department_name FROM usage_details ORDER BY cost DESC LIMIT 2;\r"},
+        {"expect": "department_name"},
+        {"expect": "costlake> "},
+        {"send": "\\q\r"}
+    ]);
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/pty_driver.py"
+        ))
+        .arg(steps.to_string())
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_costlake"))
+        .arg("--lake")
+        .arg(lake.path())
+        .env("PTY_COLUMNS", "72")
+        .env("COSTLAKE_HISTORY", lake.path().join("history"))
+        .output()
+        .unwrap();
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the REPL session failed:\n{transcript}"
+    );
+    let (tables, csv) = transcript.split_once("format csv").unwrap();
+    // Every line of a table fits the 72 columns, measured as a terminal does.
+    for line in tables
+        .lines()
+        .filter(|l| l.starts_with('|') || l.starts_with('+'))
+    {
+        assert!(line.chars().count() <= 72, "{line}");
+    }
+    assert!(tables.contains("| … |") || tables.contains('…'), "{tables}");
+    assert!(tables.contains("/subscriptions/0000"), "{tables}");
+    assert!(
+        csv.contains(
+            "instance_id,cost,meter_category,resource_group,subscription_name,department_name"
+        ),
+        "{csv}"
+    );
+}
+
 /// A session left open (a REPL) sees what a later sync publishes: DataFusion keeps a table's
 /// file listing for the life of a session, and the session lists again once the manifest moved.
 #[tokio::test]

@@ -3,6 +3,8 @@
 
 Usage: pty_driver.py STEPS_JSON -- COMMAND [ARGS...]
 
+The terminal is 50 rows by 160 columns, or PTY_COLUMNS columns.
+
 STEPS_JSON is a list of steps, each one of:
   {"send": "text"}                  type the text (use "\\r" for Enter, "\\t" for Tab, "\\u0003" for Ctrl-C)
   {"expect": "text", "timeout": 30} wait until the text appears in the output since the last expect
@@ -24,11 +26,14 @@ import time
 def main():
     steps = json.loads(sys.argv[1])
     cmd = sys.argv[sys.argv.index("--") + 1:]
+    columns = int(os.environ.get("PTY_COLUMNS", "160"))
     pid, fd = pty.fork()
     if pid == 0:
+        # The size is set before the program starts, so its first look at it is right.
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
         env = dict(os.environ, TERM="xterm")
+        env.pop("COLUMNS", None)
         os.execvpe(cmd[0], cmd, env)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
     seen = b""
     mark = 0
 

@@ -1,8 +1,9 @@
 //! Rows of the API's JSON into Arrow batches: each row's members read in one pass by a
-//! hand-written reader (serde_json's `RawValue` read every string twice, and that was the
-//! largest part of decoding; `benches/decode.rs` measures it), matched to fields by every
-//! spelling the API versions use, and each value read exactly and leniently (numbers or
-//! strings for ids, `"False"` or `false`, dates with or without `Z`).
+//! hand-written reader, matched to fields by every spelling the API versions use, and each
+//! value read exactly and leniently (numbers or strings for ids, `"False"` or `false`, dates
+//! with or without `Z`). The reader is ours because reading members is most of decoding and
+//! serde_json's `RawValue` reads each string twice (`benches/decode.rs` and
+//! `benches/RESULTS.md` measure it); a test holds it to what serde_json reads.
 
 use std::collections::HashMap;
 
@@ -172,8 +173,7 @@ impl RowDecoder {
 }
 
 /// The members of a JSON object (a row, or its tags), in order: each key, the value's JSON
-/// text (for error messages) and the value. Read by hand in one pass: through serde_json's
-/// `RawValue` every string was read twice, and that was the largest part of decoding.
+/// text (for error messages) and the value, in one pass over the text.
 pub(super) fn parse_object(json: &[u8]) -> Result<Vec<Member<'_>>, String> {
     let text = std::str::from_utf8(json).map_err(|e| format!("not UTF-8: {e}"))?;
     let mut r = JsonReader { text, pos: 0 };

@@ -14,7 +14,7 @@ use object_store::local::LocalFileSystem;
 use tokio::sync::Mutex;
 
 pub use manifest::{MANIFEST_FILE, Manifest, PartitionEntry, STATE_DIR};
-pub use writer::{PartitionWriter, ROW_GROUP_ROWS, Written, writer_properties};
+pub use writer::{PartitionWriter, ROW_GROUP_ROWS, Written, parquet_properties, writer_properties};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {

@@ -12,7 +12,7 @@ use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::async_writer::AsyncFileWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use sha2::{Digest, Sha256};
 
 use super::{Lake, LakeError};
@@ -46,15 +46,21 @@ impl Lake {
     }
 }
 
-/// zstd, ~128k-row row groups, statistics, and costlake's version and the schema version in
-/// the file metadata.
-pub fn writer_properties(dataset: Dataset) -> WriterProperties {
+/// What every Parquet file costlake writes has: zstd, ~128k-row row groups, statistics (the
+/// crate's default) and costlake's version as its writer.
+pub fn parquet_properties() -> WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("costlake version {}", env!("CARGO_PKG_VERSION")))
+}
+
+/// A partition file's properties: [`parquet_properties`], and costlake's version, the schema
+/// version and the dataset in the file metadata.
+pub fn writer_properties(dataset: Dataset) -> WriterProperties {
+    parquet_properties()
         .set_key_value_metadata(Some(vec![
             KeyValue::new(
                 schema::META_WRITER_VERSION.to_string(),

@@ -161,17 +161,13 @@ pub async fn write_result(
     }
 }
 
-/// Writes a result stream to a Parquet file, batch by batch (zstd).
+/// Writes a result stream to a Parquet file, batch by batch, with the lake's file settings.
 async fn write_parquet(
     mut stream: SendableRecordBatchStream,
     path: &Path,
 ) -> Result<Written, OutputError> {
     let file = tokio::fs::File::create(path).await?;
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::ZSTD(
-            parquet::basic::ZstdLevel::try_new(3)?,
-        ))
-        .build();
+    let props = crate::lake::parquet_properties().build();
     let mut writer = parquet::arrow::AsyncArrowWriter::try_new(file, stream.schema(), Some(props))?;
     let mut written = Written::default();
     while let Some(batch) = stream.next().await {
@@ -254,6 +250,30 @@ pub fn human_bytes(n: u64) -> String {
         n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
         n => format!("{n} B"),
     }
+}
+
+/// Two rows, a text column with a quote and a null, a decimal column: for the writers' tests.
+#[cfg(test)]
+pub(crate) fn sample_batch() -> RecordBatch {
+    use arrow::array::{Decimal128Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, true),
+        Field::new("cost", DataType::Decimal128(38, 12), true),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![Some("a, \"b\""), None])),
+            Arc::new(
+                Decimal128Array::from(vec![Some(12_500_000_000_000), Some(3_250_000_000_000)])
+                    .with_precision_and_scale(38, 12)
+                    .unwrap(),
+            ),
+        ],
+    )
+    .unwrap()
 }
 
 #[cfg(test)]

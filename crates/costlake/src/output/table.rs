@@ -254,28 +254,10 @@ pub fn render_markdown(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::sample_batch as batch;
     use arrow::array::{Decimal128Array, Int64Array, StringArray};
     use arrow::datatypes::{Field, Schema};
     use std::sync::Arc;
-
-    fn batch() -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("name", DataType::Utf8, true),
-            Field::new("cost", DataType::Decimal128(38, 12), true),
-        ]));
-        RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(StringArray::from(vec![Some("a, \"b\""), None])),
-                Arc::new(
-                    Decimal128Array::from(vec![Some(12_500_000_000_000), Some(3_250_000_000_000)])
-                        .with_precision_and_scale(38, 12)
-                        .unwrap(),
-                ),
-            ],
-        )
-        .unwrap()
-    }
 
     #[test]
     fn table_aligns_exact_decimals() {

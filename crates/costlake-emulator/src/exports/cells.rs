@@ -1,0 +1,162 @@
+//! The cells of an export row, as each export type prints them: EA exports dates `MM/dd/yyyy`
+//! and tags without braces, FOCUS instants, exclusive ends and its own value names; money
+//! from the generator's exact integers.
+
+use chrono::{Datelike, Duration, NaiveDate};
+use costlake::model::decimal::format_plain;
+use costlake::schema::Col;
+
+use crate::generator::{
+    COST_SCALE, Enrollment, MarketplaceRow, PRICE_SCALE, Period, QUANTITY_SCALE, RATE_SCALE,
+    UsageRow,
+};
+
+/// A row of the month's charges: Azure usage or a Marketplace charge.
+pub(super) enum Charge<'a> {
+    Usage(UsageRow<'a>),
+    Marketplace(MarketplaceRow<'a>),
+}
+
+fn money(v: i128, scale: u32) -> Option<String> {
+    Some(format_plain(v, scale))
+}
+
+fn us_date(d: NaiveDate) -> String {
+    format!("{:02}/{:02}/{}", d.month(), d.day(), d.year())
+}
+
+fn instant(d: NaiveDate) -> String {
+    format!("{d}T00:00:00Z")
+}
+
+impl Charge<'_> {
+    /// The cell of one column: EA exports print dates `MM/dd/yyyy` and tags without their
+    /// braces; FOCUS prints instants, exclusive ends and its own value names.
+    pub(super) fn value(
+        &self,
+        e: &Enrollment,
+        period: &Period,
+        col: Col,
+        focus: bool,
+    ) -> Option<String> {
+        let (date, subscription, account, department, resource) = match self {
+            Charge::Usage(r) => (r.date, r.subscription, r.account, r.department, r.resource),
+            Charge::Marketplace(r) => (r.date, r.subscription, r.account, r.department, r.resource),
+        };
+        let marketplace = matches!(self, Charge::Marketplace(_));
+        let (quantity, rate, cost) = match self {
+            Charge::Usage(r) => (r.quantity, r.rate, r.cost),
+            Charge::Marketplace(r) => (r.quantity, r.rate, r.cost),
+        };
+        let day = |d: NaiveDate| if focus { instant(d) } else { us_date(d) };
+        Some(match col {
+            Col::DepartmentName => department.name.to_string(),
+            Col::DepartmentId => department.id.to_string(),
+            Col::CostCenter => department.cost_center.to_string(),
+            Col::AccountName => account.name.clone(),
+            Col::AccountOwnerEmail => account.owner.clone(),
+            Col::AccountId => account.id.to_string(),
+            Col::SubscriptionGuid => subscription.guid.clone(),
+            Col::SubscriptionName => subscription.name.clone(),
+            Col::ResourceGroup => resource.resource_group.clone(),
+            Col::InstanceId => resource.instance_id.clone(),
+            Col::Tags => {
+                let tags = resource.tags.as_deref().filter(|t| !t.is_empty())?;
+                if focus {
+                    tags.to_string()
+                } else {
+                    // EA exports drop the outer braces.
+                    tags.trim()
+                        .strip_prefix('{')?
+                        .strip_suffix('}')?
+                        .to_string()
+                }
+            }
+            Col::BillingAccountId => e.spec.number.to_string(),
+            Col::CurrencyCode => "USD".into(),
+            Col::BillingStart => day(period.id.first_day()),
+            Col::BillingEnd if focus => instant(period.id.next().first_day()),
+            Col::BillingEnd => us_date(period.id.last_day()),
+            Col::Date => day(date),
+            Col::ChargePeriodEnd => instant(date + Duration::days(1)),
+            Col::ChargeType => "Usage".into(),
+            Col::Frequency if focus => "Usage-Based".into(),
+            Col::Frequency => "UsageBased".into(),
+            Col::PricingModel if focus => "Standard".into(),
+            Col::PricingModel => "OnDemand".into(),
+            Col::Cost | Col::EffectiveCost => money(cost, COST_SCALE)?,
+            Col::ConsumedQuantity => money(quantity, QUANTITY_SCALE)?,
+            Col::ResourceRate => money(rate, RATE_SCALE)?,
+            Col::PublisherType => match (marketplace, focus) {
+                (true, true) => "Vendor",
+                (true, false) => "Marketplace",
+                (false, true) => "Cloud Provider",
+                (false, false) => "Azure",
+            }
+            .into(),
+            Col::IsAzureCreditEligible => {
+                let eligible = match self {
+                    Charge::Usage(r) => !r.billed_separately,
+                    Charge::Marketplace(_) => false,
+                };
+                if eligible { "True" } else { "False" }.into()
+            }
+            other => match self {
+                Charge::Usage(r) => {
+                    let meter = r.meter;
+                    let family = meter.family();
+                    match other {
+                        Col::Product => meter.product(),
+                        Col::MeterCategory => family.category.into(),
+                        Col::MeterSubCategory => family.sub_category.into(),
+                        Col::MeterId => meter.id.clone(),
+                        Col::MeterName => meter.name.into(),
+                        Col::MeterRegion => meter.region().meter_region.into(),
+                        Col::UnitOfMeasure => meter.unit.into(),
+                        Col::ResourceLocation => meter.region().code.into(),
+                        Col::ConsumedService => family.consumed_service.into(),
+                        Col::OfferId => r.subscription.offer_id.into(),
+                        Col::PartNumber => meter.part_number.clone(),
+                        Col::PublisherName => "Microsoft".into(),
+                        _ => return None,
+                    }
+                }
+                Charge::Marketplace(r) => match other {
+                    Col::Product => r.offer.offer.into(),
+                    Col::MeterId => r.offer.meter_id.into(),
+                    Col::UnitOfMeasure => r.offer.unit.into(),
+                    Col::PublisherName => r.offer.publisher.into(),
+                    Col::PlanName => r.offer.plan.into(),
+                    _ => return None,
+                },
+            },
+        })
+    }
+}
+
+/// A price sheet export row of one meter.
+pub(super) fn price_value(
+    e: &Enrollment,
+    period: &Period,
+    meter: &crate::generator::Meter,
+    col: Col,
+) -> String {
+    let family = meter.family();
+    match col {
+        Col::MeterId => meter.id.clone(),
+        Col::MeterName => format!("{} - {}", meter.name, meter.region().display),
+        Col::MeterCategory => family.category.into(),
+        Col::MeterSubCategory => family.sub_category.into(),
+        Col::MeterRegion => meter.region().meter_region.into(),
+        Col::Product => meter.product(),
+        Col::UnitOfMeasure => meter.unit.into(),
+        Col::PartNumber => meter.part_number.clone(),
+        Col::UnitPrice => {
+            format_plain(e.unit_price(meter.index, period.index) as i128, PRICE_SCALE)
+        }
+        Col::CurrencyCode => "USD".into(),
+        Col::IncludedQuantity => "0".into(),
+        Col::OfferId => "MS-AZR-0017P".into(),
+        _ => String::new(),
+    }
+}
