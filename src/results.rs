@@ -26,7 +26,7 @@ impl Shown {
 }
 
 /// The terminal's width for tables (only when standard output is a terminal) and for text
-/// charts: the terminal's, else `COLUMNS`, else 100.
+/// charts: `COLUMNS` (so a script can set it), else the terminal's, else 100.
 fn widths() -> (Option<usize>, usize) {
     let terminal = console::Term::stdout()
         .size_checked()
@@ -36,7 +36,7 @@ fn widths() -> (Option<usize>, usize) {
         .ok()
         .and_then(|c| c.parse().ok())
         .filter(|&c: &usize| c > 20);
-    let width = terminal.or(columns);
+    let width = columns.or(terminal);
     let table = if std::io::stdout().is_terminal() {
         width
     } else {

@@ -84,6 +84,9 @@ async fn demo(lake: &str, rows_per_period: u64) -> Result<bool, DemoError> {
     let report = ea_api::sync(&opts, &progress).await;
     progress.finish();
     let report = report?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     println!("sync: {}", report.summary());
     emu.stop().await;
 
@@ -124,11 +127,24 @@ async fn demo(lake: &str, rows_per_period: u64) -> Result<bool, DemoError> {
 
 /// Whether `name` is an executable file in a folder of `PATH`.
 fn on_path(name: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
+    let executable = |m: &std::fs::Metadata| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        }
+        #[cfg(not(unix))]
+        {
+            m.is_file()
+        }
+    };
+    let file = if cfg!(windows) {
+        format!("{name}.exe")
+    } else {
+        name.to_string()
+    };
     std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            std::fs::metadata(dir.join(name))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        std::env::split_paths(&path)
+            .any(|dir| std::fs::metadata(dir.join(&file)).is_ok_and(|m| executable(&m)))
     })
 }

@@ -65,6 +65,9 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let report = ea_api::sync(&opts, &progress).await;
     progress.finish();
     let report = report?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     if !args.quiet || !report.ok() {
         eprintln!("sync: {}", report.summary());
     }

@@ -3,12 +3,12 @@
 mod architecture;
 mod common;
 mod demo;
+mod docs;
 mod emulator;
 mod ingest;
 mod interop;
 mod object_store;
 mod query;
-mod readme;
 mod saved_queries;
 mod sync;
 mod tools;

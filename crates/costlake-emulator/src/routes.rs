@@ -95,16 +95,17 @@ pub(crate) async fn route(shared: &Arc<Shared>, req: &Parts, headers: &HeaderMap
     if let Err(message) = authorize(&shared.config.key, headers) {
         return error(StatusCode::UNAUTHORIZED, message);
     }
+    let enrollment = segments[2];
+    if enrollment.parse::<u64>().ok() != Some(shared.config.enrollment) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid enrollment number '{enrollment}'."),
+        );
+    }
     let Some(matched) = Endpoint::route(&path) else {
         return error(StatusCode::NOT_FOUND, "Unavailable");
     };
     let (version, dataset) = (matched.version, matched.endpoint.dataset);
-    if matched.enrollment.parse::<u64>().ok() != Some(shared.config.enrollment) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            &format!("Invalid enrollment number '{}'.", matched.enrollment),
-        );
-    }
     let e = &shared.enrollment;
     let current = e.periods.len() - 1;
     let params = query_params(req);
@@ -132,7 +133,7 @@ pub(crate) async fn route(shared: &Arc<Shared>, req: &Parts, headers: &HeaderMap
         Scope::Period => by_period(matched.period.unwrap_or_default()).map(Rows::Period),
         Scope::Dates => date_range(&params).map(|(a, b)| Rows::Range(a, b)),
     };
-    let scope = match routed {
+    let rows = match routed {
         Ok(r) => r,
         Err(rejected) => return rejected.into_response(),
     };
@@ -173,13 +174,13 @@ pub(crate) async fn route(shared: &Arc<Shared>, req: &Parts, headers: &HeaderMap
         hash(&[
             shared.config.seed,
             shared.config.enrollment,
-            dataset as u64,
+            etag_kind(dataset),
             version as u64,
-            match scope {
+            match rows {
                 Rows::Period(i) => e.periods[i].id.0 as u64,
                 Rows::Range(a, b) => hash(&[date_key(a), date_key(b)]),
             },
-            match scope {
+            match rows {
                 Rows::Period(i) => e.periods[i].days_with_data as u64,
                 Rows::Range(..) => e.periods[current].days_with_data as u64,
             },
@@ -197,14 +198,14 @@ pub(crate) async fn route(shared: &Arc<Shared>, req: &Parts, headers: &HeaderMap
     let body = match dataset {
         Dataset::BillingPeriods => Chunks::billing_periods(shared.clone()),
         Dataset::BalanceSummary => {
-            Chunks::balance_summary(shared.clone(), version, scope_period(scope, current))
+            Chunks::balance_summary(shared.clone(), version, period_of(rows, current))
         }
         Dataset::PriceSheet => {
-            Chunks::price_sheet(shared.clone(), version, scope_period(scope, current))
+            Chunks::price_sheet(shared.clone(), version, period_of(rows, current))
         }
-        Dataset::MarketplaceCharges => Chunks::marketplace(shared.clone(), version, scope),
+        Dataset::MarketplaceCharges => Chunks::marketplace(shared.clone(), version, rows),
         Dataset::UsageDetails => {
-            match usage_page(shared, req, headers, version, scope, token.as_deref()) {
+            match usage_page(shared, req, headers, version, rows, token.as_deref()) {
                 Ok(chunks) => chunks,
                 Err(rejected) => return rejected.into_response(),
             }
@@ -218,8 +219,22 @@ fn date_key(d: NaiveDate) -> u64 {
     fnv1a(&d.to_string())
 }
 
-fn scope_period(scope: Rows, current: usize) -> usize {
-    match scope {
+/// What an ETag tells apart, per dataset: numbers fixed here, so that the ETags a lake holds
+/// stay valid whatever order the datasets are declared in.
+fn etag_kind(dataset: Dataset) -> u64 {
+    match dataset {
+        Dataset::BillingPeriods => 0,
+        Dataset::BalanceSummary => 1,
+        Dataset::UsageDetails => 2,
+        Dataset::MarketplaceCharges => 3,
+        Dataset::PriceSheet => 4,
+        other => unreachable!("the EA API serves no {}", other.name()),
+    }
+}
+
+/// The period an answer for `rows` is about: a date range answers for the current one.
+fn period_of(rows: Rows, current: usize) -> usize {
+    match rows {
         Rows::Period(i) => i,
         Rows::Range(..) => current,
     }

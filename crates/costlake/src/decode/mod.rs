@@ -14,7 +14,7 @@ mod values;
 pub use json::RowDecoder;
 pub use json_scanner::RowScanner;
 pub use parallel::{ParallelDecoder, RowFormat};
-pub use values::{days_since_epoch, parse_date, parse_timestamp};
+pub use values::{days_since_epoch, parse_date, parse_instant, parse_timestamp};
 
 /// A value that cannot be decoded, or JSON that is not what the API sends.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! CSV), date-times with or without `Z`, offsets, seconds and fractions. The common shapes are
 //! parsed by hand and the rest by chrono; a test holds the two to the same answers.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 /// Days from 0001-01-01 to 1970-01-01, for Date32.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -37,6 +37,13 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
                 .timestamp_micros()
         })
         .ok_or_else(|| "expected a date-time such as 2024-05-01T00:00:00Z".into())
+}
+
+/// An instant as [`parse_timestamp`] reads it, or `None` when it is not one.
+pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+    parse_timestamp(text)
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
 }
 
 /// Days since the epoch of an API date (a date-time's UTC date).

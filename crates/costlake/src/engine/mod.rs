@@ -50,7 +50,12 @@ impl From<DataFusionError> for QueryError {
 impl QueryError {
     /// Whether this is a usage error (exit code 2) rather than a failure (1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, QueryError::Usage(_) | QueryError::Header { .. })
+        matches!(
+            self,
+            QueryError::Usage(_)
+                | QueryError::Header { .. }
+                | QueryError::Output(OutputError::Usage(_))
+        )
     }
 }
 

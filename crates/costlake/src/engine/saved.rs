@@ -204,7 +204,7 @@ pub fn library(dir: Option<&Path>) -> Result<BTreeMap<String, SavedQuery>, Query
     Ok(out)
 }
 
-/// README's table of the shipped library: name, what it answers, parameters.
+/// The table of the shipped library in `docs/query.md`: name, what it answers, parameters.
 pub fn markdown_library() -> Result<String, QueryError> {
     let mut out = String::from("| query | what it answers | parameters |\n|---|---|---|\n");
     for q in library(None)?.values() {

@@ -64,8 +64,8 @@ impl HttpError {
     }
 }
 
-/// A successful GET.
-pub enum Fetched<T> {
+/// What a successful conditional GET brought.
+pub enum Answer<T> {
     /// 304: the data is unchanged since the ETag sent.
     NotModified,
     Body {
@@ -142,10 +142,6 @@ impl Client {
         &self.base
     }
 
-    pub fn retry_config(&self) -> &RetryConfig {
-        &self.retry
-    }
-
     /// Resolves a link the service sent (`nextLink`) and checks that it stays on the API host:
     /// the credential goes nowhere else.
     pub fn check_link(&self, link: &str) -> Result<Url, HttpError> {
@@ -177,13 +173,13 @@ impl Client {
         url: &Url,
         etag: Option<&str>,
         retries: &mut u32,
-    ) -> Result<Fetched<Bytes>, HttpError> {
+    ) -> Result<Answer<Bytes>, HttpError> {
         let mut backoff = Backoff::new(&self.retry, url);
         loop {
             let failure = match self.get(url, etag).await? {
-                Ok(Fetched::NotModified) => return Ok(Fetched::NotModified),
-                Ok(Fetched::Body { body, etag }) => match body.bytes().await {
-                    Ok(body) => return Ok(Fetched::Body { body, etag }),
+                Ok(Answer::NotModified) => return Ok(Answer::NotModified),
+                Ok(Answer::Body { body, etag }) => match body.bytes().await {
+                    Ok(body) => return Ok(Answer::Body { body, etag }),
                     Err(e) => Failure::Retry {
                         reason: format!("the answer broke off: {}", error_chain(&e)),
                         server_wait: None,
@@ -195,20 +191,23 @@ impl Client {
         }
     }
 
-    /// GETs `url` and hands back the body as a stream once the status is OK. A failure while
-    /// reading the stream is the caller's to retry, with [`Client::backoff`].
+    /// GETs `url` and hands back the body as a stream once the status is OK, under the
+    /// caller's `backoff` (from [`Client::backoff`]): a failure while reading the stream is the
+    /// caller's to retry with the same one, so connecting and reading share one budget.
     pub async fn get_stream(
         &self,
         url: &Url,
         etag: Option<&str>,
         retries: &mut u32,
-    ) -> Result<Fetched<impl Stream<Item = reqwest::Result<Bytes>> + use<>>, HttpError> {
-        let mut backoff = Backoff::new(&self.retry, url);
+        backoff: &mut Backoff<'_>,
+    ) -> Result<Answer<impl Stream<Item = reqwest::Result<Bytes>> + use<>>, HttpError> {
         loop {
             match self.get(url, etag).await? {
-                Ok(Fetched::NotModified) => return Ok(Fetched::NotModified),
-                Ok(Fetched::Body { body, etag }) => {
-                    return Ok(Fetched::Body {
+                Ok(Answer::NotModified) => return Ok(Answer::NotModified),
+                Ok(Answer::Body { body, etag }) => {
+                    // The answer is coming: the budget counts from here, not from the first try.
+                    backoff.restart();
+                    return Ok(Answer::Body {
                         body: body.bytes_stream(),
                         etag,
                     });
@@ -228,7 +227,7 @@ impl Client {
         &self,
         url: &Url,
         etag: Option<&str>,
-    ) -> Result<Result<Fetched<reqwest::Response>, Failure>, HttpError> {
+    ) -> Result<Result<Answer<reqwest::Response>, Failure>, HttpError> {
         self.ensure_api_host(url)?;
         let mut req = self
             .http
@@ -239,14 +238,14 @@ impl Client {
             req = req.header(IF_NONE_MATCH, tag);
         }
         Ok(match req.send().await {
-            Ok(resp) if resp.status() == StatusCode::NOT_MODIFIED => Ok(Fetched::NotModified),
+            Ok(resp) if resp.status() == StatusCode::NOT_MODIFIED => Ok(Answer::NotModified),
             Ok(resp) if resp.status().is_success() => {
                 let etag = resp
                     .headers()
                     .get(ETAG)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
-                Ok(Fetched::Body { body: resp, etag })
+                Ok(Answer::Body { body: resp, etag })
             }
             Ok(resp) => Err(retry::classify(url, resp, self.auth.when_refused()).await),
             Err(e) => Err(Failure::Retry {

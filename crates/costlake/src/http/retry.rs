@@ -86,6 +86,12 @@ impl<'a> Backoff<'a> {
         }
     }
 
+    /// Counts the time budget from now: an answer has started to arrive, so the time waited
+    /// for it is not held against a retry of its reading.
+    pub fn restart(&mut self) {
+        self.started = Instant::now();
+    }
+
     /// After a failed attempt: the final error, or a wait before the next attempt (counted
     /// in `retries`).
     pub async fn after(&mut self, failure: Failure, retries: &mut u32) -> Result<(), HttpError> {

@@ -34,7 +34,7 @@ pub struct PartitionEntry {
     pub bytes: u64,
     /// SHA-256 of the file's bytes.
     pub sha256: String,
-    /// When the partition was last published or confirmed unchanged.
+    /// When the partition was published, or its provenance last changed.
     pub published_at: DateTime<Utc>,
     pub provenance: Provenance,
 }
@@ -77,11 +77,12 @@ impl Manifest {
                 .into_iter()
                 .map(|(k, v)| Ok((k, serde_json::from_value(v)?)))
                 .collect::<Result<_, serde_json::Error>>(),
-            newer => {
+            newer if newer > MANIFEST_FORMAT => {
                 return Err(format!(
                     "it was written by a newer costlake (format {newer})"
                 ));
             }
+            unknown => return Err(format!("format {unknown} is not one costlake wrote")),
         }
         .map_err(|e| e.to_string())?;
         Ok(Manifest {
@@ -124,7 +125,8 @@ impl EntryV1 {
                     .unwrap_or((described, ""));
                 Provenance::Export {
                     run_id: self.etag.unwrap_or_default(),
-                    submitted: self.submitted.unwrap_or(self.fetched_at),
+                    // Without a submission time, any later run replaces this one.
+                    submitted: self.submitted.unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
                     export_name: name.to_string(),
                     scope: scope.to_string(),
                     data_version: Some(self.api_version).filter(|v| !v.is_empty()),
@@ -210,34 +212,41 @@ impl Lake {
         };
         self.update_manifest(|m| {
             m.partitions.insert(key.dir(), entry);
+            true
         })
         .await
     }
 
     /// Records that a published partition's data is unchanged at its source, with the
-    /// provenance it now has (a period may have closed since).
+    /// provenance it now has (a period may have closed since). The manifest is written only
+    /// when that provenance differs from the one recorded.
     pub async fn confirm(
         &self,
         key: &PartitionKey,
         provenance: Provenance,
     ) -> Result<(), LakeError> {
-        self.update_manifest(|m| {
-            if let Some(entry) = m.partitions.get_mut(&key.dir())
-                && entry.provenance != provenance
-            {
+        self.update_manifest(|m| match m.partitions.get_mut(&key.dir()) {
+            Some(entry) if entry.provenance != provenance => {
                 entry.provenance = provenance;
                 entry.published_at = Utc::now();
+                true
             }
+            _ => false,
         })
         .await
     }
 
     /// Re-reads the manifest, changes it, and writes it back whole (staged and renamed, so a
-    /// reader never sees half a manifest).
-    async fn update_manifest(&self, change: impl FnOnce(&mut Manifest)) -> Result<(), LakeError> {
+    /// reader never sees half a manifest) when `change` says it changed anything.
+    async fn update_manifest(
+        &self,
+        change: impl FnOnce(&mut Manifest) -> bool,
+    ) -> Result<(), LakeError> {
         let _guard = self.manifest_lock.lock().await;
         let mut manifest = self.manifest().await?;
-        change(&mut manifest);
+        if !change(&mut manifest) {
+            return Ok(());
+        }
         manifest.format = MANIFEST_FORMAT;
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
         self.store
@@ -303,5 +312,42 @@ mod tests {
     fn a_newer_format_is_refused() {
         let err = Manifest::parse(br#"{"format": 9, "partitions": {}}"#).unwrap_err();
         assert!(err.contains("newer costlake"), "{err}");
+        let err = Manifest::parse(br#"{"format": 0, "partitions": {}}"#).unwrap_err();
+        assert!(err.contains("not one costlake wrote"), "{err}");
+    }
+
+    /// Confirming what the manifest already records writes nothing: an unchanged re-run
+    /// costs one read, and open sessions keep their listings.
+    #[tokio::test]
+    async fn confirming_unchanged_provenance_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&dir.path().display().to_string(), true)
+            .await
+            .unwrap();
+        let key = PartitionKey {
+            dataset: Dataset::PriceSheet,
+            account: "100".into(),
+            cost_type: None,
+            period: Some(crate::model::PeriodId(202401)),
+        };
+        let written = Written {
+            file: key.file(),
+            rows: 1,
+            bytes: 1,
+            sha256: "ab".into(),
+        };
+        let open = |closed| Provenance::EaApi {
+            etag: Some("\"e\"".into()),
+            api_version: "v3".into(),
+            closed,
+        };
+        lake.publish(&key, &written, open(false)).await.unwrap();
+        let before = lake.manifest_version().await.unwrap();
+        lake.confirm(&key, open(false)).await.unwrap();
+        assert_eq!(lake.manifest_version().await.unwrap(), before);
+        lake.confirm(&key, open(true)).await.unwrap();
+        assert_ne!(lake.manifest_version().await.unwrap(), before);
+        let manifest = lake.manifest().await.unwrap();
+        assert!(manifest.get(&key).unwrap().provenance.closed());
     }
 }

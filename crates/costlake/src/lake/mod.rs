@@ -1,6 +1,6 @@
-//! Where the lake lives: a local folder or a container in an object store (`location`), the
-//! partition files written into it (`writer`), and the manifest that publishes them with
-//! their provenance (`manifest`). Every source writes through here, and only here.
+//! Where the lake lives: a local folder, or a container in an object store (`location` opens
+//! those), the partition files written into it (`writer`), and the manifest that publishes
+//! them with their provenance (`manifest`). Every source writes through here, and only here.
 
 mod location;
 mod manifest;

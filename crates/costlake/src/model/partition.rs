@@ -47,13 +47,19 @@ impl PartitionKey {
     }
 }
 
+/// `usage_details 202401`; an export's partition names its billing account too (one tree may
+/// hold several): `cost_details actual 202401 (account 100)`.
 impl std::fmt::Display for PartitionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.period, self.cost_type) {
-            (Some(p), Some(t)) => write!(f, "{} {t} {p}", self.dataset.name()),
-            (Some(p), None) => write!(f, "{} {p}", self.dataset.name()),
-            (None, _) => write!(f, "{}", self.dataset.name()),
+            (Some(p), Some(t)) => write!(f, "{} {t} {p}", self.dataset.name())?,
+            (Some(p), None) => write!(f, "{} {p}", self.dataset.name())?,
+            (None, _) => write!(f, "{}", self.dataset.name())?,
         }
+        if self.dataset.from_exports() {
+            write!(f, " (account {})", self.account)?;
+        }
+        Ok(())
     }
 }
 

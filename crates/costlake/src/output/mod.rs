@@ -87,9 +87,9 @@ impl FromStr for Format {
     }
 }
 
-/// What was written.
+/// How many rows a result had: written, and not shown (past the table's limit).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Written {
+pub struct RowCounts {
     pub rows: u64,
     /// Rows not shown because of the table's row limit.
     pub hidden: u64,
@@ -136,7 +136,7 @@ pub async fn write_result(
     chart: &chart::ChartSpec,
     print: &PrintOptions,
     out: &mut (dyn Write + Send),
-) -> Result<Written, OutputError> {
+) -> Result<RowCounts, OutputError> {
     let format = print.format;
     let file = print.output.as_deref();
     if format == Format::Chart {
@@ -165,11 +165,11 @@ pub async fn write_result(
 async fn write_parquet(
     mut stream: SendableRecordBatchStream,
     path: &Path,
-) -> Result<Written, OutputError> {
+) -> Result<RowCounts, OutputError> {
     let file = tokio::fs::File::create(path).await?;
     let props = crate::lake::parquet_properties().build();
     let mut writer = parquet::arrow::AsyncArrowWriter::try_new(file, stream.schema(), Some(props))?;
-    let mut written = Written::default();
+    let mut written = RowCounts::default();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         written.rows += batch.num_rows() as u64;
@@ -184,9 +184,9 @@ async fn write_parquet(
 pub(crate) async fn keep_rows(
     stream: &mut SendableRecordBatchStream,
     limit: usize,
-) -> Result<(Vec<RecordBatch>, Written), OutputError> {
+) -> Result<(Vec<RecordBatch>, RowCounts), OutputError> {
     let mut kept = Vec::new();
-    let mut written = Written::default();
+    let mut written = RowCounts::default();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let n = batch.num_rows() as u64;
@@ -209,7 +209,7 @@ async fn write_chart(
     path: Option<&Path>,
     text_width: usize,
     out: &mut (dyn Write + Send),
-) -> Result<Written, OutputError> {
+) -> Result<RowCounts, OutputError> {
     let schema = stream.schema();
     let (kept, written) = keep_rows(&mut stream, chart::POINT_LIMIT).await?;
     let drawn = chart::Chart::from_batches(title, &schema, &kept, spec)?;

@@ -6,7 +6,7 @@
 
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 
 use super::{OutputError, cell, is_numeric};
 
@@ -56,23 +56,37 @@ fn width(s: &str) -> usize {
     UnicodeWidthStr::width(s)
 }
 
-/// `s` shortened to at most `max` terminal columns, ending in an ellipsis when cut.
+/// `s` shortened to at most `max` terminal columns, ending in an ellipsis when cut. The text is
+/// measured whole as it grows: some characters (emoji with a variation selector) take more
+/// room together than apart.
 fn shorten(s: &str, max: usize) -> String {
     if width(s) <= max {
         return s.to_string();
     }
+    let room = max.saturating_sub(width(ELLIPSIS));
     let mut out = String::new();
-    let mut used = 0;
     for c in s.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > max {
+        out.push(c);
+        if width(&out) > room {
+            out.pop();
             break;
         }
-        out.push(c);
-        used += w;
     }
     out.push_str(ELLIPSIS);
     out
+}
+
+/// A cell as one line: the control characters that would break the table's rows shown as
+/// their escapes.
+fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['\n', '\r', '\t']) {
+        s.replace('\n', "\\n")
+            .replace('\r', "\\r")
+            .replace('\t', "\\t")
+            .into()
+    } else {
+        s.into()
+    }
 }
 
 /// Which columns are shown at what width, so that the table fits `max_width`.
@@ -88,46 +102,48 @@ impl Layout {
         widths.map(|w| w + 3).sum::<usize>() + 1
     }
 
-    fn fit(natural: &[usize], numeric: &[bool], max_width: Option<usize>) -> Layout {
-        let all = || Layout {
-            shown: natural
-                .iter()
-                .copied()
+    /// Fits columns of `natural` widths into `max_width`: each column may shrink to its
+    /// `floor` (a text column to [`MIN_TEXT_WIDTH`], a number's to its widest value), then
+    /// the middle columns are elided.
+    fn fit(natural: &[usize], floor: &[usize], max_width: Option<usize>) -> Layout {
+        let shown = |widths: Vec<usize>| Layout {
+            shown: widths
+                .into_iter()
                 .enumerate()
                 .map(|(c, w)| (Some(c), w))
                 .collect(),
             elided: 0,
         };
         let Some(max) = max_width else {
-            return all();
+            return shown(natural.to_vec());
         };
         if Layout::total(natural.iter().copied()) <= max {
-            return all();
+            return shown(natural.to_vec());
         }
-        // Shorten text columns to the largest common cap that fits, not below the minimum.
+        // Shorten the wide columns to the largest common cap that fits.
         let capped = |cap: usize| -> Vec<usize> {
             natural
                 .iter()
-                .zip(numeric)
-                .map(|(&w, &num)| if num { w } else { w.min(cap) })
+                .zip(floor)
+                .map(|(&w, &least)| w.min(cap.max(least)))
                 .collect()
         };
-        let widest = natural.iter().copied().max().unwrap_or(0);
-        let cap = (MIN_TEXT_WIDTH..=widest)
-            .rev()
-            .find(|&cap| Layout::total(capped(cap).into_iter()) <= max);
-        if let Some(cap) = cap {
-            return Layout {
-                shown: capped(cap)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(c, w)| (Some(c), w))
-                    .collect(),
-                elided: 0,
-            };
+        let fits = |cap: usize| Layout::total(capped(cap).into_iter()) <= max;
+        if fits(0) {
+            // The widest cap that fits: the total only grows with the cap.
+            let (mut lo, mut hi) = (0, natural.iter().copied().max().unwrap_or(0));
+            while lo < hi {
+                let mid = (lo + hi).div_ceil(2);
+                if fits(mid) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            return shown(capped(lo));
         }
         // Still too wide: keep columns from both ends, the first ones first, and mark the gap.
-        let widths = capped(MIN_TEXT_WIDTH);
+        let widths = capped(0);
         let marker = width(ELLIPSIS) + 3;
         let (mut left, mut right) = (Vec::new(), Vec::new());
         let (mut lo, mut hi) = (0, widths.len());
@@ -171,19 +187,28 @@ pub fn render_table(
         .iter()
         .map(|f| is_numeric(f.data_type()))
         .collect();
-    let natural: Vec<usize> = (0..names.len())
+    let data: Vec<usize> = (0..names.len())
         .map(|c| {
-            let data = rows.iter().map(|r| width(&r[c])).max().unwrap_or(0);
-            // A number's column is as wide as its numbers; its header may be shortened.
-            let header = if numeric[c] && max_width.is_some() {
-                width(names[c]).min(data.max(MIN_TEXT_WIDTH))
-            } else {
-                width(names[c])
-            };
-            data.max(header)
+            rows.iter()
+                .map(|r| width(&one_line(&r[c])))
+                .max()
+                .unwrap_or(0)
         })
         .collect();
-    let layout = Layout::fit(&natural, &numeric, max_width);
+    let natural: Vec<usize> = (0..names.len())
+        .map(|c| data[c].max(width(names[c])))
+        .collect();
+    // A number is never shortened, but its header may be; text shortens to a minimum.
+    let floor: Vec<usize> = (0..names.len())
+        .map(|c| {
+            if numeric[c] {
+                data[c].max(width(names[c]).min(MIN_TEXT_WIDTH))
+            } else {
+                natural[c].min(MIN_TEXT_WIDTH)
+            }
+        })
+        .collect();
+    let layout = Layout::fit(&natural, &floor, max_width);
     let rule: String = layout
         .shown
         .iter()
@@ -194,10 +219,10 @@ pub fn render_table(
         let mut s = String::new();
         for &(column, w) in &layout.shown {
             let (text, right) = match column {
-                Some(c) => (shorten(&value(c), w), numeric[c] && !header),
+                Some(c) => (shorten(&one_line(&value(c)), w), numeric[c] && !header),
                 None => (ELLIPSIS.to_string(), false),
             };
-            let pad = " ".repeat(w - width(&text));
+            let pad = " ".repeat(w.saturating_sub(width(&text)));
             if right {
                 s.push_str(&format!("| {pad}{text} "));
             } else {
@@ -319,6 +344,48 @@ mod tests {
         // Without a width everything is shown.
         let all = render_table(&schema, &[b], None).unwrap();
         assert!(all.contains("column_10") && !all.contains('…'));
+    }
+
+    #[test]
+    fn headers_are_whole_when_the_table_fits() {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "a_rather_long_header_for_a_number",
+            DataType::Int64,
+            false,
+        )]));
+        let b = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1]))])
+            .unwrap();
+        let text = render_table(&schema, &[b], Some(80)).unwrap();
+        assert!(text.contains("a_rather_long_header_for_a_number"), "{text}");
+    }
+
+    /// Newlines, tabs and emoji in long cells neither break rows nor the arithmetic of widths.
+    #[test]
+    fn control_characters_and_emoji_keep_rows_whole() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("note", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, false),
+        ]));
+        let texts = [
+            "line one\nline two\r\n\tand a tab, then more text to be shortened",
+            "❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️❤️ love",
+            "👩‍👩‍👧‍👦 family 👩‍👩‍👧‍👦 family 👩‍👩‍👧‍👦 family 👩‍👩‍👧‍👦 family",
+        ];
+        let b = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(texts.to_vec())),
+                Arc::new(Int64Array::from(vec![1, 2, 3])),
+            ],
+        )
+        .unwrap();
+        for max in [None, Some(20), Some(25), Some(31), Some(40)] {
+            let text = render_table(&schema, std::slice::from_ref(&b), max).unwrap();
+            assert_eq!(text.lines().count(), 7, "{text}");
+            if let Some(max) = max {
+                assert!(fits(&text, max), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 
 use super::table::{render_markdown, render_table};
-use super::{Format, OutputError, Written, keep_rows};
+use super::{Format, OutputError, RowCounts, keep_rows};
 use crate::model::decimal;
 
 /// The text of one value, exact; `None` for null.
@@ -161,9 +161,9 @@ pub(super) async fn write_stream(
     out: &mut (dyn Write + Send),
     max_rows: usize,
     max_width: Option<usize>,
-) -> Result<Written, OutputError> {
+) -> Result<RowCounts, OutputError> {
     let schema = stream.schema();
-    let mut written = Written::default();
+    let mut written = RowCounts::default();
     match format {
         Format::Table | Format::Markdown => {
             let kept;

@@ -4,7 +4,7 @@
 use super::{ApiVersion, DECIMAL_PRECISION, DECIMAL_SCALE, Field, Kind};
 use crate::model::Dataset;
 
-/// A column's type as README shows it.
+/// A column's type as `docs/columns.md` shows it.
 fn type_name(field: &Field) -> String {
     let ty = match field.kind {
         Kind::Decimal => format!("decimal({DECIMAL_PRECISION},{DECIMAL_SCALE})"),
@@ -24,7 +24,8 @@ fn type_name(field: &Field) -> String {
     }
 }
 
-/// A Markdown table of every dataset's columns, for README (generated, never written by hand).
+/// A Markdown table of every dataset's columns, for `docs/columns.md` (generated, never
+/// written by hand).
 pub fn markdown_columns() -> String {
     let mut out = String::new();
     for d in Dataset::ALL {

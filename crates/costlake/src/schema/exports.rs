@@ -1,7 +1,7 @@
 //! The Cost Management export datasets: each column's header in the newest schema version,
 //! the other spellings real files and older versions use (matched case-, space- and
 //! underscore-blind), its lake column and type. `ingest` reads these; the emulator writes
-//! files from them; README's column tables are generated from them.
+//! files from them; the column tables of `docs/columns.md` are generated from them.
 
 use super::Kind::*;
 use super::ea_api::TAGS_MAP;

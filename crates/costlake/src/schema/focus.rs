@@ -1,8 +1,8 @@
 //! The `focus` view: every cost in FinOps FOCUS 1.0 columns, from whichever source a billing
 //! account and period has, and from one source only: native FOCUS exports (`focus_costs`),
 //! else actual-cost exports (`cost_details`), else the EA API's usage details and marketplace
-//! charges. Each column says how it is computed from each source and why; the view's SQL and
-//! README's mapping table are both generated from this one table.
+//! charges. Each column says how it is computed from each source and why; the view's SQL and the
+//! mapping table in `docs/focus.md` are both generated from this one table.
 
 use crate::schema::{DECIMAL_PRECISION, DECIMAL_SCALE};
 
@@ -604,7 +604,7 @@ pub fn view_sql() -> String {
     )
 }
 
-/// README's mapping table.
+/// The mapping table of `docs/focus.md`.
 pub fn markdown() -> String {
     let mut out = String::from(
         "| FOCUS column | from `usage_details` | from `marketplace_charges` | from `cost_details` (actual) | from `focus_costs` | why |\n|---|---|---|---|---|---|\n",

@@ -14,6 +14,7 @@ pub mod exports;
 mod report;
 mod runner;
 
+use crate::decode::{DecodeError, ParallelDecoder};
 use crate::lake::{Lake, LakeError, Manifest, PartitionWriter, Written};
 use crate::model::{PartitionKey, Provenance};
 
@@ -42,8 +43,8 @@ pub struct Plan<U> {
     pub found: Option<(usize, &'static str)>,
     /// The units to fetch, each with what the source needs to fetch it.
     pub units: Vec<(PartitionKey, U)>,
-    /// Units decided without a request (closed periods the lake already holds).
-    pub settled: Vec<UnitReport>,
+    /// Units skipped without a request (closed periods the lake already holds).
+    pub skipped: Vec<UnitReport>,
     pub warnings: Vec<String>,
 }
 
@@ -69,14 +70,13 @@ pub trait Source: Sync {
     /// What planning hands to fetching for one unit (a URL and an ETag, an export run's parts).
     type Unit: Send;
 
-    /// How the closing summary says partitions were filled: "fetched", "partitions
-    /// ingested".
-    const VERB: &'static str;
+    /// How the closing summary counts the partitions it filled: "{n} fetched", "{n}
+    /// partitions ingested".
+    const WRITTEN: &'static str;
 
     /// Lists what the source has and decides what to fetch, given what the lake holds.
     fn plan(
         &self,
-        lake: &Lake,
         manifest: &Manifest,
     ) -> impl Future<Output = Result<Plan<Self::Unit>, SourceError>> + Send;
 
@@ -140,4 +140,27 @@ impl UnitContext<'_> {
     pub fn warn(&mut self, message: String) {
         self.warnings.push(message);
     }
+}
+
+/// Rows per decoded chunk, and per Arrow batch handed to a partition writer.
+pub(crate) const BATCH_ROWS: usize = 8192;
+
+/// Why decoded rows could not be written.
+pub(crate) enum WriteError {
+    Decode(DecodeError),
+    Lake(LakeError),
+}
+
+/// Writes the batches `decoder` has ready, in order, into `writer` (with `all`, every row it
+/// has taken): the one loop between decoding and a partition file, for every source.
+pub(crate) async fn write_decoded(
+    decoder: &mut ParallelDecoder,
+    writer: &mut PartitionWriter,
+    all: bool,
+) -> Result<(), WriteError> {
+    while let Some(batch) = decoder.next_batch(all).await {
+        let batch = batch.map_err(WriteError::Decode)?;
+        writer.write(&batch).await.map_err(WriteError::Lake)?;
+    }
+    Ok(())
 }

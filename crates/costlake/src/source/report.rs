@@ -39,9 +39,9 @@ pub struct UnitReport {
 pub struct RunReport {
     /// How many things the source listed, and what they are ("runs"), where it counts them.
     pub found: Option<(usize, &'static str)>,
-    /// How the summary says partitions were filled ("fetched", "partitions ingested").
-    pub verb: &'static str,
-    /// Every unit, in partition order.
+    /// How the summary counts the partitions filled ("fetched", "partitions ingested").
+    pub written: &'static str,
+    /// Every unit, in partition order (dataset, account, cost type, period).
     pub units: Vec<UnitReport>,
     /// What was skipped and why (incomplete or empty export runs, narrower scopes).
     pub warnings: Vec<String>,
@@ -89,7 +89,7 @@ impl RunReport {
         s.push_str(&format!(
             "{} {} ({} rows), {} unchanged, {} skipped (closed), {} kept, {} failed; {} of Parquet, {retries} retries, {:.1} s",
             count(|o| matches!(o, Outcome::Written { .. })),
-            self.verb,
+            self.written,
             thousands(self.rows_written()),
             count(|o| *o == Outcome::Unchanged),
             count(|o| *o == Outcome::Skipped),

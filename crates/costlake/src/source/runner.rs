@@ -22,8 +22,8 @@ pub async fn run<S: Source>(
         SourceError::Other(format!("cannot tidy the lake at {}: {e}", lake.location()))
     })?;
     let manifest = lake.manifest().await?;
-    let plan = source.plan(lake, &manifest).await?;
-    let mut units = plan.settled;
+    let plan = source.plan(&manifest).await?;
+    let mut units = plan.skipped;
     let mut warnings = plan.warnings;
     let results: Vec<(UnitReport, Vec<String>)> = futures::stream::iter(plan.units)
         .map(|(key, unit)| run_unit(source, lake, key, unit, observer))
@@ -34,10 +34,10 @@ pub async fn run<S: Source>(
         units.push(report);
         warnings.extend(unit_warnings);
     }
-    units.sort_by(|a, b| (a.key.period, &a.key).cmp(&(b.key.period, &b.key)));
+    units.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(RunReport {
         found: plan.found,
-        verb: S::VERB,
+        written: S::WRITTEN,
         units,
         warnings,
         elapsed: started.elapsed(),

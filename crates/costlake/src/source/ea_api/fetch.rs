@@ -1,21 +1,18 @@
 //! Fetching one unit of the EA API into its partition file, in the three shapes the service
 //! answers in: pages linked by `nextLink` (usage), one streamed array (price sheet,
 //! marketplace), and one object or one-element array (balance summary). Rows are split from
-//! the JSON as it arrives and decoded in parallel; memory holds a page, a few decoding chunks
-//! and a row group.
+//! the JSON as it arrives and decoded in parallel; memory holds a page (and the next, being
+//! fetched), a few decoding chunks and a row group.
 
 use bytes::Bytes;
 use futures::StreamExt;
 use reqwest::Url;
 
-use super::super::{UnitContext, UnitError};
+use super::super::{BATCH_ROWS, UnitContext, UnitError, WriteError, write_decoded};
 use crate::decode::{DecodeError, ParallelDecoder, RowScanner};
-use crate::http::{Client, Failure, Fetched, HttpError};
+use crate::http::{Answer, Client, Failure, HttpError};
 use crate::lake::{LakeError, PartitionWriter, Written};
 use crate::model::PartitionKey;
-
-/// Rows per decoded chunk and Arrow batch handed to the Parquet writer.
-const BATCH_ROWS: usize = 8192;
 
 /// What a unit asks for: a URL on the client's host, and the ETag the lake holds.
 pub(super) struct Request<'a> {
@@ -35,18 +32,12 @@ struct Sink {
     writer: PartitionWriter,
 }
 
-/// Why a sink could not take more rows.
-enum SinkError {
-    Decode(DecodeError),
-    Lake(LakeError),
-}
-
-impl SinkError {
+impl WriteError {
     /// The unit's error, a decode error naming where it happened.
     fn at(self, key: &PartitionKey, page: Option<u32>) -> UnitError {
         match self {
-            SinkError::Decode(e) => located(key, page, e),
-            SinkError::Lake(e) => e.into(),
+            WriteError::Decode(e) => located(key, page, e),
+            WriteError::Lake(e) => e.into(),
         }
     }
 }
@@ -60,12 +51,8 @@ impl Sink {
     }
 
     /// Writes the batches that are ready (with `all`, every row taken so far).
-    async fn flush(&mut self, all: bool) -> Result<(), SinkError> {
-        while let Some(batch) = self.decoder.next_batch(all).await {
-            let batch = batch.map_err(SinkError::Decode)?;
-            self.writer.write(&batch).await.map_err(SinkError::Lake)?;
-        }
-        Ok(())
+    async fn flush(&mut self, all: bool) -> Result<(), WriteError> {
+        write_decoded(&mut self.decoder, &mut self.writer, all).await
     }
 
     /// Feeds JSON bytes through a scanner; the rows found are decoded as chunks fill.
@@ -93,7 +80,7 @@ fn located(key: &PartitionKey, page: Option<u32>, err: DecodeError) -> UnitError
 }
 
 /// A page being fetched in the background, and the retries it took.
-type PageFetch = tokio::task::JoinHandle<(Result<Fetched<Bytes>, HttpError>, u32)>;
+type PageFetch = tokio::task::JoinHandle<(Result<Answer<Bytes>, HttpError>, u32)>;
 
 /// Usage details: `nextLink` page after page; each page read whole (with retries) and decoded
 /// into the partition while the next is fetched, so memory holds two pages and a batch.
@@ -127,11 +114,11 @@ pub(super) async fn paged(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Result
                 }
             };
             let body = match fetched {
-                Fetched::NotModified => {
+                Answer::NotModified => {
                     not_modified = true;
                     return Ok(());
                 }
-                Fetched::Body { body, etag } => {
+                Answer::Body { body, etag } => {
                     if page == 1 {
                         first_etag = etag;
                     }
@@ -203,11 +190,11 @@ pub(super) async fn streamed(
     loop {
         let (mut stream, etag) = match req
             .client
-            .get_stream(&req.url, req.etag, &mut ctx.retries)
+            .get_stream(&req.url, req.etag, &mut ctx.retries, &mut backoff)
             .await?
         {
-            Fetched::NotModified => return Ok(None),
-            Fetched::Body { body, etag } => (Box::pin(body), etag),
+            Answer::NotModified => return Ok(None),
+            Answer::Body { body, etag } => (Box::pin(body), etag),
         };
         let mut sink = Sink::new(ctx)?;
         let mut scanner = RowScanner::new();
@@ -266,8 +253,8 @@ pub(super) async fn single(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Resul
         .get_bytes(&req.url, req.etag, &mut ctx.retries)
         .await?
     {
-        Fetched::NotModified => return Ok(None),
-        Fetched::Body { body, etag } => (body, etag),
+        Answer::NotModified => return Ok(None),
+        Answer::Body { body, etag } => (body, etag),
     };
     let (written, rounded) = write_rows(ctx, &body).await?;
     Ok(Some((written, rounded, etag)))

@@ -15,7 +15,7 @@ use periods::{ListedPeriod, parse_period_list};
 
 use super::{Fetched, Observer, Plan, RunReport, Source, SourceError, UnitContext, UnitError};
 use super::{Outcome, UnitReport};
-use crate::http::{ApiKey, Auth, Client, Fetched as Http, RetryConfig};
+use crate::http::{Answer, ApiKey, Auth, Client, RetryConfig};
 use crate::lake::{Lake, Manifest};
 use crate::model::{Dataset, PartitionKey, PeriodId, PeriodSelection, Provenance};
 use crate::schema::ApiVersion;
@@ -128,9 +128,9 @@ impl EaApi {
 
 impl Source for EaApi {
     type Unit = Unit;
-    const VERB: &'static str = "fetched";
+    const WRITTEN: &'static str = "fetched";
 
-    async fn plan(&self, _lake: &Lake, manifest: &Manifest) -> Result<Plan<Unit>, SourceError> {
+    async fn plan(&self, manifest: &Manifest) -> Result<Plan<Unit>, SourceError> {
         // The period list is small and always fetched.
         let list_url = Endpoint::of(Dataset::BillingPeriods, Scope::Enrollment).url(
             self.client.base(),
@@ -141,8 +141,8 @@ impl Source for EaApi {
         );
         let mut retries = 0;
         let (body, etag) = match self.client.get_bytes(&list_url, None, &mut retries).await? {
-            Http::Body { body, etag } => (body, etag),
-            Http::NotModified => {
+            Answer::Body { body, etag } => (body, etag),
+            Answer::NotModified => {
                 return Err(SourceError::Other(format!(
                     "{list_url} answered 304 Not Modified to a request that sent no ETag; a proxy between costlake and the API may be caching"
                 )));
@@ -156,7 +156,7 @@ impl Source for EaApi {
         let mut plan = Plan {
             found: None,
             units: Vec::new(),
-            settled: Vec::new(),
+            skipped: Vec::new(),
             warnings: Vec::new(),
         };
         if self.datasets.contains(&Dataset::BillingPeriods) {
@@ -179,7 +179,7 @@ impl Source for EaApi {
                 let key = self.key(dataset, Some(period.id));
                 let previous = manifest.get(&key).map(|e| e.provenance.clone());
                 if previous.as_ref().is_some_and(Provenance::closed) && !self.refresh {
-                    plan.settled.push(UnitReport {
+                    plan.skipped.push(UnitReport {
                         key,
                         outcome: Outcome::Skipped,
                         origin: previous.map(|p| p.describe()),

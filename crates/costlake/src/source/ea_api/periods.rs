@@ -53,8 +53,7 @@ pub(super) fn parse_period_list(bytes: &[u8]) -> Result<Vec<ListedPeriod>, Strin
         let end = item
             .get(name(Col::BillingEnd))
             .and_then(|v| v.as_str())
-            .and_then(|s| crate::decode::parse_timestamp(s).ok())
-            .and_then(DateTime::from_timestamp_micros)
+            .and_then(crate::decode::parse_instant)
             .unwrap_or_else(|| month_end(id));
         let link = |col: Col| {
             item.get(name(col))

@@ -5,14 +5,12 @@
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 
+use super::super::{BATCH_ROWS, write_decoded};
 use super::{ExportError, Part, header_problem};
 use crate::decode::csv::{CsvRecordScanner, CsvSplitter};
 use crate::decode::{DecodeError, ParallelDecoder, RowFormat};
 use crate::lake::{PartitionWriter, redact};
 use crate::model::Dataset;
-
-/// Rows per decoded chunk and Arrow batch.
-const BATCH_ROWS: usize = 8192;
 
 /// Streams one CSV part into the writer; returns its data rows and how many decimals were
 /// rounded.
@@ -22,10 +20,7 @@ pub(super) async fn read(
     writer: &mut PartitionWriter,
 ) -> Result<(u64, u64), ExportError> {
     let io_err = |e: &dyn std::fmt::Display| part.error(redact(&e.to_string()));
-    let decode_err = |source: DecodeError| ExportError::Decode {
-        file: part.file.clone(),
-        source,
-    };
+    let decode_err = |e: DecodeError| part.decode_error(e);
     let mut stream = part
         .tree
         .store
@@ -63,9 +58,9 @@ pub(super) async fn read(
             return Err(part.error(message.clone()));
         }
         if let Some(decoder) = table.rows.decoder.as_mut() {
-            while let Some(batch) = decoder.next_batch(last).await {
-                writer.write(&batch.map_err(decode_err)?).await?;
-            }
+            write_decoded(decoder, writer, last)
+                .await
+                .map_err(|e| part.write_error(e))?;
         }
         if last {
             break;

@@ -175,10 +175,3 @@ pub(super) fn billing_account(scope: &str) -> String {
         .or(parts.last())
         .map_or_else(|| "unknown".to_string(), |s| s.to_ascii_lowercase())
 }
-
-/// A manifest time: with 7 fractional digits, with or without a zone (taken as UTC).
-pub(super) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    crate::decode::parse_timestamp(text)
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-}

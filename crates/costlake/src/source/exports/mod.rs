@@ -15,7 +15,9 @@ use object_store::path::Path;
 pub use manifest::{Blob, DeliveryConfig, ExportConfig, RUN_MANIFEST, RunInfo, RunManifest};
 pub use tree::ExportTree;
 
-use super::{Fetched, Observer, Plan, RunReport, Source, SourceError, UnitContext, UnitError};
+use super::{
+    Fetched, Observer, Plan, RunReport, Source, SourceError, UnitContext, UnitError, WriteError,
+};
 use crate::decode::DecodeError;
 use crate::decode::table::TableDecoder;
 use crate::lake::{Lake, LakeError, Manifest, Written};
@@ -80,9 +82,9 @@ pub struct Unit {
 
 impl Source for Exports<'_> {
     type Unit = Unit;
-    const VERB: &'static str = "partitions ingested";
+    const WRITTEN: &'static str = "partitions ingested";
 
-    async fn plan(&self, _lake: &Lake, manifest: &Manifest) -> Result<Plan<Unit>, SourceError> {
+    async fn plan(&self, manifest: &Manifest) -> Result<Plan<Unit>, SourceError> {
         let mut warnings = Vec::new();
         let runs = planner::discover(self.tree, self.datasets, &mut warnings).await;
         let found = Some((runs.len(), "runs"));
@@ -96,7 +98,7 @@ impl Source for Exports<'_> {
         Ok(Plan {
             found,
             units,
-            settled: Vec::new(),
+            skipped: Vec::new(),
             warnings,
         })
     }
@@ -159,6 +161,7 @@ impl Exports<'_> {
         let mut writer = ctx.writer()?;
         let mut total = 0u64;
         let mut rounded = 0u64;
+        let mut bytes = 0u64;
         for (path, expected) in blobs {
             let part = Part {
                 tree: self.tree,
@@ -184,7 +187,8 @@ impl Exports<'_> {
             }
             total += rows;
             rounded += part_rounded;
-            ctx.progress(writer.rows(), 0);
+            bytes += self.tree.objects[path];
+            ctx.progress(writer.rows(), bytes);
         }
         if run.manifest.data_row_count.is_some_and(|n| n != total) {
             writer.abort().await;
@@ -208,6 +212,20 @@ impl Part<'_> {
         ExportError::File {
             file: self.file.clone(),
             message,
+        }
+    }
+
+    fn decode_error(&self, source: DecodeError) -> ExportError {
+        ExportError::Decode {
+            file: self.file.clone(),
+            source,
+        }
+    }
+
+    fn write_error(&self, e: WriteError) -> ExportError {
+        match e {
+            WriteError::Decode(e) => self.decode_error(e),
+            WriteError::Lake(e) => e.into(),
         }
     }
 }

@@ -22,12 +22,11 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
+use super::super::{BATCH_ROWS, write_decoded};
 use super::{ExportError, Part, header_problem};
-use crate::decode::{DecodeError, ParallelDecoder, RowFormat};
+use crate::decode::{ParallelDecoder, RowFormat};
 use crate::lake::{PartitionWriter, redact};
 
-/// Rows per decoded chunk and Arrow batch.
-const BATCH_ROWS: usize = 8192;
 /// Bytes read from a part's end at first: the footer of an export part fits.
 const FOOTER_HINT: usize = 64 * 1024;
 
@@ -38,10 +37,6 @@ pub(super) async fn read(
     writer: &mut PartitionWriter,
 ) -> Result<(u64, u64), ExportError> {
     let err = |e: &dyn std::fmt::Display| part.error(redact(&e.to_string()));
-    let decode_err = |source: DecodeError| ExportError::Decode {
-        file: part.file.clone(),
-        source,
-    };
     let reader = PartReader {
         store: part.tree.store.clone(),
         path: part.path.clone(),
@@ -89,9 +84,9 @@ pub(super) async fn read(
                 decoder.push_cells(&cells);
             }
         }
-        while let Some(out) = decoder.next_batch(last).await {
-            writer.write(&out.map_err(decode_err)?).await?;
-        }
+        write_decoded(&mut decoder, writer, last)
+            .await
+            .map_err(|e| part.write_error(e))?;
         if last {
             break;
         }

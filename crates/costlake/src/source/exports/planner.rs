@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
-use super::manifest::{ExportRun, RUN_MANIFEST, RunManifest, billing_account, parse_time};
+use super::manifest::{ExportRun, RUN_MANIFEST, RunManifest, billing_account};
 use super::tree::ExportTree;
+use crate::decode::parse_instant;
 use crate::lake::redact;
 use crate::model::{Dataset, PartitionKey, PeriodId};
 
@@ -88,7 +89,7 @@ pub(super) async fn discover(
             .run_info
             .submitted_time
             .as_deref()
-            .and_then(parse_time)
+            .and_then(parse_instant)
             .or_else(|| source.modified.get(path).copied())
             .unwrap_or_default();
         runs.push(ExportRun {

@@ -4,7 +4,7 @@
 use costlake::schema::{focus, markdown_columns};
 
 /// Replaces the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in `file` with
-/// `expected` when COSTLAKE_UPDATE_README is set, else fails on any difference.
+/// `expected` when COSTLAKE_UPDATE_DOCS is set, else fails on any difference.
 fn check_section(file: &str, name: &str, expected: &str) {
     let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
     let doc = std::fs::read_to_string(&path).unwrap();
@@ -17,29 +17,29 @@ fn check_section(file: &str, name: &str, expected: &str) {
         .find(&format!("<!-- {name}:end -->"))
         .unwrap_or_else(|| panic!("{file} has the {name}:end marker"));
     if doc[start..end] != *expected {
-        if std::env::var_os("COSTLAKE_UPDATE_README").is_some() {
+        if std::env::var_os("COSTLAKE_UPDATE_DOCS").is_some() {
             let updated = format!("{}{expected}{}", &doc[..start], &doc[end..]);
             std::fs::write(&path, updated).unwrap();
             return;
         }
         panic!(
-            "{file}'s {name} section differs from the code: run `COSTLAKE_UPDATE_README=1 cargo test readme` and commit {file}"
+            "{file}'s {name} section differs from the code: run `COSTLAKE_UPDATE_DOCS=1 cargo test docs_` and commit {file}"
         );
     }
 }
 
 #[test]
-fn readme_columns_are_generated_from_the_schema() {
+fn docs_columns_are_generated_from_the_schema() {
     check_section("docs/columns.md", "columns", &markdown_columns());
 }
 
 #[test]
-fn readme_focus_mapping_is_generated_from_the_schema() {
+fn docs_focus_mapping_is_generated_from_the_schema() {
     check_section("docs/focus.md", "focus", &focus::markdown());
 }
 
 #[test]
-fn readme_lists_the_shipped_saved_queries() {
+fn docs_list_the_shipped_saved_queries() {
     check_section(
         "docs/query.md",
         "queries",
