@@ -376,6 +376,25 @@ async fn tables_lists_partitions_rows_and_columns() {
     );
 }
 
+/// The shell on `lake` in a terminal `columns` wide, driven through `steps` (see
+/// tests/support/pty_driver.py), its history kept in the lake's folder.
+fn shell(lake: &Path, steps: &serde_json::Value, columns: u32) -> Output {
+    Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/pty_driver.py"
+        ))
+        .arg(steps.to_string())
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_costlake"))
+        .arg("--lake")
+        .arg(lake)
+        .env("PTY_COLUMNS", columns.to_string())
+        .env("COSTLAKE_HISTORY", lake.join("history"))
+        .output()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_repl_completes_continues_survives_errors_and_cancels() {
     let (_emu, lake) = synced(4000).await;
@@ -426,19 +445,7 @@ async fn the_repl_completes_continues_survives_errors_and_cancels() {
         {"expect": "costlake> "},
         {"send": "\\q\r"}
     ]);
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/pty_driver.py"
-        ))
-        .arg(steps.to_string())
-        .arg("--")
-        .arg(env!("CARGO_BIN_EXE_costlake"))
-        .arg("--lake")
-        .arg(lake.path())
-        .env("COSTLAKE_HISTORY", lake.path().join("history"))
-        .output()
-        .unwrap();
+    let out = shell(lake.path(), &steps, 160);
     let transcript = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -473,20 +480,7 @@ async fn the_repl_fits_wide_results_to_the_terminal() {
         {"expect": "costlake> "},
         {"send": "\\q\r"}
     ]);
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/pty_driver.py"
-        ))
-        .arg(steps.to_string())
-        .arg("--")
-        .arg(env!("CARGO_BIN_EXE_costlake"))
-        .arg("--lake")
-        .arg(lake.path())
-        .env("PTY_COLUMNS", "72")
-        .env("COSTLAKE_HISTORY", lake.path().join("history"))
-        .output()
-        .unwrap();
+    let out = shell(lake.path(), &steps, 72);
     let transcript = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
