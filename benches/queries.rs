@@ -41,6 +41,7 @@ async fn lake(dir: &std::path::Path) {
             refresh: false,
             settle: chrono::Duration::days(30),
             retry: RetryConfig::default(),
+            limits: Default::default(),
         },
         &costlake::source::Silent,
     )

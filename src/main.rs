@@ -17,6 +17,11 @@ use costlake::engine::QueryError;
 use args::{Cli, Command};
 use commands::UsageError;
 
+/// The stack of the thread that parses and plans statements.
+const COMMAND_STACK: usize = 256 << 20;
+/// The stack of each tokio worker, which evaluates expressions.
+const WORKER_STACK: usize = 32 << 20;
+
 fn main() -> ExitCode {
     reset_sigpipe();
     let cli = Cli::parse();
@@ -24,17 +29,32 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("COSTLAKE_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    // Decoding runs on the blocking pool, at most a chunk per core at once: a thread per core
-    // and two for file I/O are enough, and every idle thread keeps an allocator arena of its
-    // own, which shows in peak memory.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(std::thread::available_parallelism().map_or(2, |n| n.get()) + 2)
-        .build()
-        .expect("tokio runtime");
-    let result = runtime.block_on(run(cli));
-    // Work cancelled with Ctrl-C may still be winding down: do not wait for it.
-    runtime.shutdown_background();
+    // Planning and evaluating SQL recurse once per level of an expression: the command runs
+    // on a thread, and tokio's workers, with stacks for the depth `engine::limits` allows
+    // (reserved address space; memory is used only as deep as a statement goes).
+    let result = std::thread::Builder::new()
+        .name("costlake".into())
+        .stack_size(COMMAND_STACK)
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_stack_size(WORKER_STACK)
+                // Decoding runs on the blocking pool, at most a chunk per core at once: a
+                // thread per core and two for file I/O are enough, and every idle thread keeps
+                // an allocator arena of its own, which shows in peak memory.
+                .max_blocking_threads(
+                    std::thread::available_parallelism().map_or(2, |n| n.get()) + 2,
+                )
+                .build()
+                .expect("tokio runtime");
+            let result = runtime.block_on(run(cli));
+            // Work cancelled with Ctrl-C may still be winding down: do not wait for it.
+            runtime.shutdown_background();
+            result
+        })
+        .expect("a thread for the command")
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     match result {
         Ok(code) => code,
         Err(err) => {

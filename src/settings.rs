@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use costlake::http::Limits;
 use serde::Deserialize;
 
 /// The settings file read from the working directory.
@@ -36,6 +37,10 @@ pub struct FileSettings {
     pub jobs: Option<usize>,
     pub settle_days: Option<i64>,
     pub datasets: Option<Vec<String>>,
+    /// The most one API answer may hold, decompressed, in MiB.
+    pub max_answer_mib: Option<u64>,
+    /// The longest wait for the next bytes of an answer, in seconds.
+    pub read_timeout_secs: Option<u64>,
 }
 
 impl FileSettings {
@@ -46,6 +51,20 @@ impl FileSettings {
             Ok(text) => FileSettings::parse(&text, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileSettings::default()),
             Err(e) => Err(ConfigError::Read(path.display().to_string(), e)),
+        }
+    }
+
+    /// The HTTP limits, the library's defaults where the file says nothing.
+    pub fn limits(&self) -> Limits {
+        let defaults = Limits::default();
+        Limits {
+            max_answer_bytes: self
+                .max_answer_mib
+                .map_or(defaults.max_answer_bytes, |mib| mib << 20),
+            read_timeout: self
+                .read_timeout_secs
+                .map_or(defaults.read_timeout, std::time::Duration::from_secs),
+            ..defaults
         }
     }
 

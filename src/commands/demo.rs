@@ -79,6 +79,7 @@ async fn demo(lake: &str, rows_per_period: u64) -> Result<bool, DemoError> {
         refresh: false,
         settle: chrono::Duration::days(30),
         retry: RetryConfig::default(),
+        limits: Default::default(),
     };
     let progress = Progress::new(false, Lines::All);
     let report = ea_api::sync(&opts, &progress).await;

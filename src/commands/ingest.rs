@@ -43,8 +43,9 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         println!("{}", report.summary());
     }
     if report.found.is_some_and(|(n, _)| n == 0) {
-        eprintln!(
-            "no export runs under {}: costlake looks for the manifest.json each run writes last",
+        anyhow::bail!(
+            "no export runs under {}: costlake looks for the manifest.json each run writes last, \
+             or a CSV per run under <export>/<yyyyMMdd-yyyyMMdd>/ for exports made before 2021",
             args.source
         );
     }

@@ -60,6 +60,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         refresh: args.refresh,
         settle: chrono::Duration::days(args.settle_days.or(file.settle_days).unwrap_or(30)),
         retry: RetryConfig::default(),
+        limits: file.limits(),
     };
     let progress = Progress::new(args.quiet, Lines::All);
     let report = ea_api::sync(&opts, &progress).await;

@@ -57,7 +57,6 @@ const KEYWORDS: &[&str] = &[
     "EXPLAIN",
     "SHOW TABLES",
     "DESCRIBE",
-    "CREATE VIEW",
     "DATE_TRUNC",
     "TO_CHAR",
 ];

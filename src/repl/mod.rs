@@ -151,9 +151,9 @@ impl Shell {
                     );
                 }
             }
-            Command::Include(file) => match std::fs::read_to_string(&file) {
+            Command::Include(file) => match costlake::engine::limits::read_sql_file(&file) {
                 Ok(sql) => self.run(Statement::Sql(sql)).await,
-                Err(e) => eprintln!("Error: cannot read {}: {e}", file.display()),
+                Err(e) => eprintln!("Error: {e}"),
             },
             Command::Chart(spec) => {
                 let Some(statement) = self.last.as_ref() else {

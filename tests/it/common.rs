@@ -60,6 +60,7 @@ pub fn sync_options(emu: &Emulator, lake: &Path) -> SyncOptions {
         refresh: false,
         settle: chrono::Duration::days(30),
         retry: fast_retry(),
+        limits: Default::default(),
     }
 }
 

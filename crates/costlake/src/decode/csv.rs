@@ -6,6 +6,10 @@
 
 use super::DecodeError;
 
+/// The longest record taken: far beyond any real export row (a few kilobytes), short enough
+/// that a file without line breaks (or an inflated bomb of one byte) cannot exhaust memory.
+pub const MAX_RECORD_BYTES: usize = 64 << 20;
+
 /// Finds where CSV records end as the bytes arrive, in any chunking, without splitting their
 /// cells: a line break outside quotes ends a record (a `""` escape toggles the quote state
 /// twice). It is cheap enough for the thread that reads the file; the cells are split where
@@ -27,7 +31,7 @@ impl CsvRecordScanner {
     }
 
     /// Feeds bytes, calling `on_record` with each whole record's bytes (line break included).
-    pub fn feed<E>(
+    pub fn feed<E: From<DecodeError>>(
         &mut self,
         input: &[u8],
         mut on_record: impl FnMut(&[u8]) -> Result<(), E>,
@@ -67,11 +71,19 @@ impl CsvRecordScanner {
             start = at;
         }
         self.pending.extend_from_slice(&bytes[start..]);
+        if self.pending.len() > MAX_RECORD_BYTES {
+            return Err(DecodeError::Csv(format!(
+                "a record runs past {} MiB without ending: not a CSV export",
+                MAX_RECORD_BYTES >> 20
+            ))
+            .into());
+        }
         Ok(())
     }
 
-    /// The end of the bytes: a last record without a line break is handed over.
-    pub fn finish<E>(
+    /// The end of the bytes: a last record without a line break is handed over. A quote still
+    /// open is an error: the file was cut short inside a cell.
+    pub fn finish<E: From<DecodeError>>(
         &mut self,
         mut on_record: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -79,6 +91,12 @@ impl CsvRecordScanner {
             self.started = true;
             let head = self.head.take().unwrap_or_default();
             self.pending.extend_from_slice(&head);
+        }
+        if self.in_quotes {
+            return Err(DecodeError::Csv(
+                "the file ends inside a quoted cell: it was cut short".into(),
+            )
+            .into());
         }
         let last = std::mem::take(&mut self.pending);
         emit(&last, &mut on_record)
@@ -170,7 +188,7 @@ impl CsvSplitter {
             R::Record => {
                 let record = &self.out[..self.out_len];
                 let text = std::str::from_utf8(record).map_err(|e| {
-                    DecodeError::Shape(format!(
+                    DecodeError::Csv(format!(
                         "a record is not UTF-8 text (byte {} of it)",
                         e.valid_up_to()
                     ))
@@ -201,14 +219,14 @@ mod tests {
         let mut records: Vec<Vec<u8>> = Vec::new();
         for piece in text.chunks(chunk) {
             scanner
-                .feed::<()>(piece, |r| {
+                .feed::<DecodeError>(piece, |r| {
                     records.push(r.to_vec());
                     Ok(())
                 })
                 .unwrap();
         }
         scanner
-            .finish::<()>(|r| {
+            .finish::<DecodeError>(|r| {
                 records.push(r.to_vec());
                 Ok(())
             })

@@ -145,6 +145,15 @@ impl RowDecoder {
             }
             self.seen[index] = true;
         }
+        if !self.seen.iter().any(|&s| s) {
+            // An `{"error": …}` object where a row should be: nothing of it is a row.
+            let keys: Vec<&str> = pairs.iter().map(|(k, _, _)| k.as_ref()).take(8).collect();
+            return Err(DecodeError::Foreign {
+                row,
+                dataset: self.dataset().name(),
+                members: keys.join(", "),
+            });
+        }
         for i in 0..self.fields.len() {
             if self.seen[i] || self.fields[i].derived_from.is_some() {
                 continue;

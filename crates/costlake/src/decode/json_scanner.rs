@@ -7,6 +7,10 @@ use std::collections::HashMap;
 
 use super::DecodeError;
 
+/// The longest row (or envelope member) taken: a real row is a few kilobytes; this bounds the
+/// memory an answer without an end to its row can take.
+pub const MAX_ROW_BYTES: usize = 64 << 20;
+
 /// Where the scanner is in the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Root {
@@ -36,6 +40,8 @@ pub struct RowScanner {
     member_value: Vec<u8>,
     in_member_value: bool,
     in_data: bool,
+    /// Whether the envelope had a `data` array.
+    data_seen: bool,
     members: HashMap<String, String>,
     /// Only find the rows' ends, without copying them (for a quick look at the members).
     skip_rows: bool,
@@ -62,6 +68,7 @@ impl RowScanner {
             member_value: Vec::new(),
             in_member_value: false,
             in_data: false,
+            data_seen: false,
             members: HashMap::new(),
             skip_rows: false,
         }
@@ -280,6 +287,7 @@ impl RowScanner {
                 b':' => {}
                 b'[' if self.key == b"data" && self.depth == 1 && !self.in_data => {
                     self.in_data = true;
+                    self.data_seen = true;
                     self.depth = 2;
                 }
                 b',' => self.expecting_key = true,
@@ -298,6 +306,19 @@ impl RowScanner {
                     }
                 }
             }
+        }
+        if self
+            .row
+            .len()
+            .max(self.member_value.len())
+            .max(self.key.len())
+            > MAX_ROW_BYTES
+        {
+            return Err(DecodeError::Shape(format!(
+                "a row or member runs past {} MiB without ending",
+                MAX_ROW_BYTES >> 20
+            ))
+            .into());
         }
         Ok(())
     }
@@ -338,5 +359,28 @@ impl RowScanner {
 
     pub fn is_envelope(&self) -> bool {
         matches!(self.root, Root::Object) || (self.root == Root::Done && !self.members.is_empty())
+    }
+
+    /// Checks that a whole answer was a page as the API documents it: an object with a `data`
+    /// array. Anything else (an `{"error": …}` sent with status 200, `data` as an object or a
+    /// string, or no `data`) is refused, so that it cannot pass for an empty last page.
+    pub fn check_page(&self) -> Result<(), DecodeError> {
+        if self.root == Root::Done && self.data_seen {
+            return Ok(());
+        }
+        if self.root != Root::Done || !self.is_envelope() {
+            return Err(DecodeError::Shape(
+                "expected a page {id, data, nextLink}".into(),
+            ));
+        }
+        let said = |name: &str| {
+            self.member(name)
+                .map(|v| v.chars().take(200).collect::<String>())
+        };
+        Err(DecodeError::Shape(match (said("data"), said("error")) {
+            (_, Some(error)) => format!("the page is an error, not data: {error}"),
+            (Some(data), None) => format!("the page's `data` is not an array: {data}"),
+            (None, None) => "the page has no `data` array".into(),
+        }))
     }
 }

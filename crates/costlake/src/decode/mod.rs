@@ -30,8 +30,27 @@ pub enum DecodeError {
     Missing { row: u64, field: String },
     #[error("row {row} is not a JSON object: {reason}")]
     Row { row: u64, reason: String },
+    #[error(
+        "row {row} has no field of {dataset} (its members: {members}); is it an error the service sent instead of data?"
+    )]
+    Foreign {
+        row: u64,
+        dataset: &'static str,
+        members: String,
+    },
+    #[error(
+        "row {row} has {found} cells where the header has {expected}: the file is cut short or not one export"
+    )]
+    Cells {
+        row: u64,
+        found: usize,
+        expected: usize,
+    },
     #[error("the answer is not the JSON the API sends: {0}")]
     Shape(String),
+    /// A CSV file that is not an export part: its message says how.
+    #[error("{0}")]
+    Csv(String),
 }
 
 #[cfg(test)]

@@ -141,8 +141,8 @@ impl ParallelDecoder {
                         .feed(&bytes, &mut push)
                         .and_then(|()| splitter.finish(&mut push))
                         .map_err(|e| match e {
-                            DecodeError::Shape(reason) => {
-                                DecodeError::Shape(format!("row {}: {reason}", first + pushed + 1))
+                            DecodeError::Csv(reason) => {
+                                DecodeError::Csv(format!("row {}: {reason}", first + pushed + 1))
                             }
                             other => other,
                         })?;

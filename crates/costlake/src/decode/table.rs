@@ -31,6 +31,8 @@ pub struct TableDecoder {
     source_headers: Vec<String>,
     /// Headers that match no column, kept for a warning.
     unknown: Vec<String>,
+    /// Cells in every row: as many as headers.
+    width: usize,
     row_number: u64,
     /// Decimals that had non-zero digits beyond the lake's twelve places, rounded half to even.
     rounded: u64,
@@ -80,6 +82,7 @@ impl TableDecoder {
             sources,
             source_headers,
             unknown,
+            width: headers.len(),
             // Rows are counted from 1, the first after the header.
             row_number: 1,
             rounded: 0,
@@ -122,8 +125,17 @@ impl TableDecoder {
     }
 
     /// Decodes one row. An empty cell (or the literal `NULL` some FOCUS files print) is null.
+    /// A row with more or fewer cells than the header is an error, not a row of nulls: it is
+    /// what a file cut short, or two files run together, look like.
     pub fn push_record(&mut self, cells: &[&str]) -> Result<(), DecodeError> {
         let row = self.row_number;
+        if cells.len() != self.width {
+            return Err(DecodeError::Cells {
+                row,
+                found: cells.len(),
+                expected: self.width,
+            });
+        }
         // The tags' text, for the derived map: borrowed from the cell unless braces were added.
         let mut tags: Option<std::borrow::Cow<'_, str>> = None;
         for (i, field) in self.fields.iter().enumerate() {

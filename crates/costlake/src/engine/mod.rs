@@ -1,9 +1,11 @@
 //! The query side: the lake as DataFusion tables and views (`catalog`), a session over it with
 //! the one execute path that the REPL, `costlake sql`, `costlake query` and `verify` share
 //! (`session`), saved queries and their parameters (`saved`), the lake's table overview
-//! (`tables`) and the reconciliation of each period (`verify`).
+//! (`tables`), the reconciliation of each period (`verify`), and the bounds on the SQL it
+//! accepts (`limits`).
 
 pub mod catalog;
+pub mod limits;
 mod saved;
 mod session;
 mod tables;
@@ -31,6 +33,11 @@ pub enum QueryError {
     /// A mistake in how a saved query was called (exit code 2).
     #[error("{0}")]
     Usage(String),
+    /// A statement that would write or create something: the query side only reads.
+    #[error(
+        "costlake's SQL only reads the lake, and this statement would change something ({0}); write a result with --output FILE (or \\o FILE in the shell)"
+    )]
+    ReadOnly(String),
     #[error("{file}: {message}")]
     Header { file: String, message: String },
     #[error(transparent)]
@@ -53,6 +60,7 @@ impl QueryError {
         matches!(
             self,
             QueryError::Usage(_)
+                | QueryError::ReadOnly(_)
                 | QueryError::Header { .. }
                 | QueryError::Output(OutputError::Usage(_))
         )

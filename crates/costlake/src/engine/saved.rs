@@ -190,8 +190,7 @@ pub fn library(dir: Option<&Path>) -> Result<BTreeMap<String, SavedQuery>, Query
             .collect();
         files.sort();
         for path in files {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| QueryError::Io(format!("cannot read {}: {e}", path.display())))?;
+            let text = super::limits::read_sql_file(&path)?;
             let stem = path
                 .file_stem()
                 .and_then(|s| s.to_str())

@@ -10,13 +10,26 @@ use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 
+use datafusion::execution::context::SQLOptions;
+
 use super::saved::{SavedQuery, library};
-use super::{QueryError, catalog};
+use super::{QueryError, catalog, describe, limits};
 use crate::lake::Lake;
 use crate::output::{self, PrintOptions};
 
 /// One statement of a text of SQL.
 pub type Statement = datafusion::sql::parser::Statement;
+
+/// What SQL may do here: read. DDL (`CREATE EXTERNAL TABLE … LOCATION` anywhere, views, `DROP`)
+/// and DML (`INSERT INTO` a table of the lake, `COPY … TO` any path) are refused by
+/// DataFusion's own plan check before anything runs; `--output` is the one way a result is
+/// written. Statements that only set or show options stay allowed.
+fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(true)
+}
 
 /// What running one statement produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -76,8 +89,7 @@ impl Session {
         }
         let path = Path::new(name_or_file);
         if path.extension().is_some_and(|x| x == "sql") || path.exists() {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| QueryError::Io(format!("cannot read {name_or_file}: {e}")))?;
+            let text = limits::read_sql_file(path)?;
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("query");
             return SavedQuery::parse(&text, name_or_file, stem);
         }
@@ -88,9 +100,12 @@ impl Session {
         )))
     }
 
-    /// The statements of a text of SQL, parsed.
+    /// The statements of a text of SQL, parsed, each within [`limits`].
     pub fn statements(sql: &str) -> Result<Vec<Statement>, QueryError> {
-        Ok(DFParser::parse_sql(sql)?.into_iter().collect())
+        limits::check_size(sql, "the SQL")?;
+        let statements: Vec<Statement> = DFParser::parse_sql(sql)?.into_iter().collect();
+        statements.iter().try_for_each(limits::check_depth)?;
+        Ok(statements)
     }
 
     /// Runs every statement of `sql` and keeps each result in memory, unprinted: for
@@ -115,6 +130,9 @@ impl Session {
     ) -> Result<datafusion::dataframe::DataFrame, QueryError> {
         self.see_lake_changes().await?;
         let plan = self.ctx.state().statement_to_plan(statement).await?;
+        read_only()
+            .verify_plan(&plan)
+            .map_err(|e| QueryError::ReadOnly(describe(&e)))?;
         let df = self.ctx.execute_logical_plan(plan).await?;
         if params.is_empty() {
             return Ok(df);

@@ -14,6 +14,35 @@ use reqwest::{StatusCode, Url};
 pub use auth::{ApiKey, Auth};
 pub use retry::{Backoff, Failure, RetryConfig};
 
+/// How much a server may send, and how slowly: the bounds that keep a lying or broken server
+/// from exhausting memory or holding a unit for ever.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The most bytes of one answer (a page read whole, or a streamed answer), decompressed.
+    /// A usage page is a few megabytes and a price sheet tens; gzip that inflates past this is
+    /// refused as a bomb.
+    pub max_answer_bytes: u64,
+    /// The most bytes of an answer decoded as it streams (a month of usage in one answer):
+    /// memory stays bounded whatever its size, so this only stops a server that never ends.
+    pub max_stream_bytes: u64,
+    /// The most of an error body read for its message.
+    pub max_error_body: usize,
+    /// The longest wait for the next bytes of an answer; the whole request is bounded by
+    /// [`RetryConfig::request_timeout`].
+    pub read_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_answer_bytes: 1 << 30,
+            max_stream_bytes: 64 << 30,
+            max_error_body: 4 << 10,
+            read_timeout: std::time::Duration::from_secs(120),
+        }
+    }
+}
+
 /// Every way a call can fail, each with the sentence a user needs.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -35,6 +64,10 @@ pub enum HttpError {
         status: u16,
         message: String,
     },
+    #[error(
+        "{url} sent more than {limit} MiB, past the limit of one answer (`max_answer_mib` in costlake.toml raises it)"
+    )]
+    TooLarge { url: String, limit: u64 },
     #[error("gave up on {url} after {attempts} attempts over {elapsed:.0?}: {last}")]
     Exhausted {
         url: String,
@@ -81,6 +114,7 @@ pub struct Client {
     base: Url,
     auth: Auth,
     retry: RetryConfig,
+    limits: Limits,
 }
 
 /// Whether a URL's host is a loopback address: the only place plain HTTP may go.
@@ -104,7 +138,12 @@ fn origin(url: &Url) -> String {
 
 impl Client {
     /// A client of the host at `base` (scheme, host, port and an optional path prefix).
-    pub fn new(base: &str, auth: Auth, retry: RetryConfig) -> Result<Client, HttpError> {
+    pub fn new(
+        base: &str,
+        auth: Auth,
+        retry: RetryConfig,
+        limits: Limits,
+    ) -> Result<Client, HttpError> {
         let base = Url::parse(base.trim_end_matches('/')).map_err(|e| {
             HttpError::Config(format!(
                 "the API base '{base}' is not a URL ({e}); write e.g. https://consumption.azure.com"
@@ -125,6 +164,7 @@ impl Client {
             .gzip(true)
             .timeout(retry.request_timeout)
             .connect_timeout(retry.connect_timeout)
+            .read_timeout(limits.read_timeout)
             // Redirects would carry the credential elsewhere; the APIs do not redirect.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("costlake/", env!("CARGO_PKG_VERSION")))
@@ -135,7 +175,20 @@ impl Client {
             base,
             auth,
             retry,
+            limits,
         })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The error for an answer from `url` past `limit` bytes.
+    pub fn too_large(&self, url: &Url, limit: u64) -> HttpError {
+        HttpError::TooLarge {
+            url: redact_query(url),
+            limit: limit >> 20,
+        }
     }
 
     pub fn base(&self) -> &Url {
@@ -178,7 +231,7 @@ impl Client {
         loop {
             let failure = match self.get(url, etag).await? {
                 Ok(Answer::NotModified) => return Ok(Answer::NotModified),
-                Ok(Answer::Body { body, etag }) => match body.bytes().await {
+                Ok(Answer::Body { body, etag }) => match self.read_whole(url, body).await? {
                     Ok(body) => return Ok(Answer::Body { body, etag }),
                     Err(e) => Failure::Retry {
                         reason: format!("the answer broke off: {}", error_chain(&e)),
@@ -188,6 +241,27 @@ impl Client {
                 Err(failure) => failure,
             };
             backoff.after(failure, retries).await?;
+        }
+    }
+
+    /// Reads a body whole, up to the answer limit.
+    async fn read_whole(
+        &self,
+        url: &Url,
+        mut resp: reqwest::Response,
+    ) -> Result<reqwest::Result<Bytes>, HttpError> {
+        let mut body = bytes::BytesMut::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (body.len() + chunk.len()) as u64 > self.limits.max_answer_bytes {
+                        return Err(self.too_large(url, self.limits.max_answer_bytes));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(Ok(body.freeze())),
+                Err(e) => return Ok(Err(e)),
+            }
         }
     }
 
@@ -247,7 +321,13 @@ impl Client {
                     .map(str::to_string);
                 Ok(Answer::Body { body: resp, etag })
             }
-            Ok(resp) => Err(retry::classify(url, resp, self.auth.when_refused()).await),
+            Ok(resp) => Err(retry::classify(
+                url,
+                resp,
+                self.auth.when_refused(),
+                self.limits.max_error_body,
+            )
+            .await),
             Err(e) => Err(Failure::Retry {
                 reason: error_chain(&e),
                 server_wait: None,
@@ -291,6 +371,7 @@ mod tests {
             base,
             Auth::EaApiKey(ApiKey::new("k").unwrap()),
             RetryConfig::default(),
+            Limits::default(),
         )
     }
 

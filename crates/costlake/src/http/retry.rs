@@ -165,10 +165,24 @@ fn header_secs(headers: &HeaderMap, name: &str) -> Option<Duration> {
 
 /// Decides what a non-success status means: the one place where retryable and permanent
 /// failures are told apart.
-pub(super) async fn classify(url: &Url, resp: reqwest::Response, when_refused: &str) -> Failure {
+pub(super) async fn classify(
+    url: &Url,
+    mut resp: reqwest::Response,
+    when_refused: &str,
+    max_body: usize,
+) -> Failure {
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp.text().await.unwrap_or_default();
+    // Only the start of an error body is read: one that never ends must not hold the unit.
+    let mut raw = Vec::new();
+    while raw.len() < max_body {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => raw.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    raw.truncate(max_body);
+    let body = String::from_utf8_lossy(&raw);
     let message = error_message(&body);
     let url = redact_query(url);
     match status.as_u16() {

@@ -79,6 +79,10 @@ fn located(key: &PartitionKey, page: Option<u32>, err: DecodeError) -> UnitError
     }
 }
 
+/// The most pages one unit reads: a period of the largest enrollments is a few thousand pages;
+/// a server that never stops linking is stopped here.
+pub(super) const MAX_PAGES: u32 = 100_000;
+
 /// A page being fetched in the background, and the retries it took.
 type PageFetch = tokio::task::JoinHandle<(Result<Answer<Bytes>, HttpError>, u32)>;
 
@@ -92,6 +96,8 @@ pub(super) async fn paged(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Result
     let mut first_etag = None;
     let mut json_bytes = 0u64;
     let mut not_modified = false;
+    // Every page's URL: a nextLink back to one of them would make the period endless.
+    let mut visited = std::collections::HashSet::from([req.url.to_string()]);
     // The next page is fetched while this one is decoded: its link is found by a quick scan
     // of the page before the rows are decoded.
     let mut prefetch: Option<PageFetch> = None;
@@ -131,6 +137,19 @@ pub(super) async fn paged(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Result
             let next = match RowScanner::next_link_of(&body).map_err(located_here)? {
                 Some(link) => {
                     let next_url = req.client.check_link(&link)?;
+                    if !visited.insert(next_url.to_string()) {
+                        return Err(format!(
+                            "{key}, page {page}: the nextLink points back to a page already read ({}); the API is looping, so the period is left as it was",
+                            crate::http::redact_query(&next_url)
+                        )
+                        .into());
+                    }
+                    if page >= MAX_PAGES {
+                        return Err(format!(
+                            "{key}: more than {MAX_PAGES} pages; the API keeps linking, so the period is left as it was"
+                        )
+                        .into());
+                    }
                     let client = req.client.clone();
                     let task_url = next_url.clone();
                     prefetch = Some(tokio::spawn(async move {
@@ -145,11 +164,7 @@ pub(super) async fn paged(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Result
             let mut scanner = RowScanner::new();
             sink.feed(&mut scanner, &body).map_err(located_here)?;
             scanner.finish().map_err(located_here)?;
-            if !scanner.is_envelope() {
-                return Err(located_here(DecodeError::Shape(
-                    "expected a page {id, data, nextLink}".into(),
-                )));
-            }
+            scanner.check_page().map_err(located_here)?;
             sink.flush(false).await.map_err(|e| e.at(key, Some(page)))?;
             ctx.progress(sink.decoder.rows(), json_bytes);
             match next {
@@ -209,6 +224,10 @@ pub(super) async fn streamed(
                     ))
                 })?;
                 json_bytes += chunk.len() as u64;
+                let limit = req.client.limits().max_stream_bytes;
+                if json_bytes > limit {
+                    return Err(Ok(req.client.too_large(&req.url, limit).into()));
+                }
                 sink.feed(&mut scanner, &chunk)
                     .map_err(|e| Ok(located(key, None, e)))?;
                 sink.flush(false).await.map_err(|e| Ok(e.at(key, None)))?;

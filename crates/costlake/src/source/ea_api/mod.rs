@@ -15,7 +15,7 @@ use periods::{ListedPeriod, parse_period_list};
 
 use super::{Fetched, Observer, Plan, RunReport, Source, SourceError, UnitContext, UnitError};
 use super::{Outcome, UnitReport};
-use crate::http::{Answer, ApiKey, Auth, Client, RetryConfig};
+use crate::http::{Answer, ApiKey, Auth, Client, Limits, RetryConfig};
 use crate::lake::{Lake, Manifest};
 use crate::model::{Dataset, PartitionKey, PeriodId, PeriodSelection, Provenance};
 use crate::schema::ApiVersion;
@@ -41,6 +41,7 @@ pub struct SyncOptions {
     /// A period is closed once its end is this far in the past.
     pub settle: chrono::Duration,
     pub retry: RetryConfig,
+    pub limits: Limits,
 }
 
 /// Syncs the lake at `opts.lake` from the EA Reporting API.
@@ -87,6 +88,7 @@ impl EaApi {
                 &opts.api_base,
                 Auth::EaApiKey(opts.key.clone()),
                 opts.retry.clone(),
+                opts.limits.clone(),
             )?,
             enrollment: opts.enrollment,
             periods: opts.periods.clone(),

@@ -1,6 +1,8 @@
 //! CSV and gzip CSV export parts, streamed: the reading task inflates gzip and finds where
 //! records end (a header in every part, the UTF-8 byte order mark every part starts with);
-//! chunks of records are split and decoded on the other cores and written in order.
+//! chunks of records are split and decoded on the other cores and written in order. Gzip is
+//! inflated a slice at a time, and a part that inflates more than [`MAX_INFLATION`] times its
+//! size is refused: CSV compresses 5 to 20 times, a decompression bomb a thousand.
 
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
@@ -11,6 +13,14 @@ use crate::decode::csv::{CsvRecordScanner, CsvSplitter};
 use crate::decode::{DecodeError, ParallelDecoder, RowFormat};
 use crate::lake::{PartitionWriter, redact};
 use crate::model::Dataset;
+
+/// How many times its compressed size a gzip part may inflate to.
+pub const MAX_INFLATION: u64 = 200;
+/// Inflated bytes always allowed, whatever the ratio (a tiny part has a poor one).
+const INFLATION_FLOOR: u64 = 16 << 20;
+/// Compressed bytes inflated at once: with the ratio check after each, memory holds at most
+/// one slice's inflation.
+const GZIP_SLICE: usize = 16 << 10;
 
 /// Streams one CSV part into the writer; returns its data rows and how many decimals were
 /// rounded.
@@ -30,18 +40,33 @@ pub(super) async fn read(
         .into_stream();
     let mut table = CsvTable::new(part.dataset);
     let mut gunzip = gzip.then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
+    let (mut compressed, mut inflated) = (0u64, 0u64);
     loop {
         let chunk = stream.next().await.transpose().map_err(|e| io_err(&e))?;
         let last = chunk.is_none();
         match (gunzip.as_mut(), chunk) {
             (Some(gz), Some(chunk)) => {
                 use std::io::Write;
-                gz.write_all(&chunk).map_err(|e| {
-                    io_err(&format!("not gzip data the export could have written: {e}"))
-                })?;
-                // The inflated bytes are taken and the buffer kept for the next chunk.
-                table.feed(gz.get_ref()).map_err(decode_err)?;
-                gz.get_mut().clear();
+                for slice in chunk.chunks(GZIP_SLICE) {
+                    gz.write_all(slice).map_err(|e| {
+                        io_err(&format!("not gzip data the export could have written: {e}"))
+                    })?;
+                    compressed += slice.len() as u64;
+                    inflated += gz.get_ref().len() as u64;
+                    if inflated > INFLATION_FLOOR.max(MAX_INFLATION * compressed) {
+                        return Err(part.error(format!(
+                            "the gzip data inflates more than {MAX_INFLATION} times its size, which no CSV export does; refused as a decompression bomb"
+                        )));
+                    }
+                    // The inflated bytes are taken and the buffer kept for the next slice.
+                    table.feed(gz.get_ref()).map_err(decode_err)?;
+                    gz.get_mut().clear();
+                    if let Some(decoder) = table.rows.decoder.as_mut() {
+                        write_decoded(decoder, writer, false)
+                            .await
+                            .map_err(|e| part.write_error(e))?;
+                    }
+                }
             }
             (None, Some(chunk)) => table.feed(&chunk).map_err(decode_err)?,
             (_, None) => {
