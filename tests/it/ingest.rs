@@ -18,7 +18,7 @@ use crate::tools;
 const FIXTURES: &str = "/work/shared/fixtures";
 
 /// The fixtures folder: beside the checkout in CI (`../shared/fixtures`).
-fn fixtures() -> PathBuf {
+pub fn fixtures() -> PathBuf {
     let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
     if beside.exists() {
         beside
@@ -28,19 +28,19 @@ fn fixtures() -> PathBuf {
 }
 
 /// One export run on disk: its parts and a manifest as Cost Management writes it.
-struct RunSpec<'a> {
-    export: &'a str,
-    export_type: &'a str,
-    data_version: &'a str,
-    scope: &'a str,
-    month: &'a str,
-    submitted: &'a str,
-    run_id: &'a str,
+pub struct RunSpec<'a> {
+    pub export: &'a str,
+    pub export_type: &'a str,
+    pub data_version: &'a str,
+    pub scope: &'a str,
+    pub month: &'a str,
+    pub submitted: &'a str,
+    pub run_id: &'a str,
     /// (file name, bytes, data rows)
-    parts: Vec<(String, Vec<u8>, u64)>,
+    pub parts: Vec<(String, Vec<u8>, u64)>,
 }
 
-fn write_run(root: &Path, run: &RunSpec) {
+pub fn write_run(root: &Path, run: &RunSpec) {
     let folder = format!(
         "{}/{}/{}01-{}28/{}/{}",
         run.scope.trim_start_matches('/'),
@@ -104,7 +104,7 @@ fn write_run(root: &Path, run: &RunSpec) {
     .unwrap();
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+pub fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(data).unwrap();
@@ -114,7 +114,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 /// Rows and the exact sum of `column` of a CSV file, by Python's csv and decimal modules, with
 /// each value rounded half to even to the lake's 12 places (and the count of values that
 /// had more places).
-fn python_totals(file: &Path, column: &str) -> (u64, String, u64) {
+pub fn python_totals(file: &Path, column: &str) -> (u64, String, u64) {
     let out = tools::run_python(
         "import csv, sys, decimal\n\
          rows = list(csv.DictReader(open(sys.argv[1], encoding='utf-8-sig')))\n\
@@ -134,18 +134,18 @@ fn python_totals(file: &Path, column: &str) -> (u64, String, u64) {
 }
 
 /// The CSV answer of `costlake sql` as rows of cells (header first).
-fn sql(lake: &Path, query: &str) -> Vec<Vec<String>> {
+pub fn sql(lake: &Path, query: &str) -> Vec<Vec<String>> {
     parse_csv(
         &stdout(&costlake(&["sql", "--format", "csv", query], lake)),
         ',',
     )
 }
 
-fn ingest(source: &Path, lake: &Path) -> Output {
+pub fn ingest(source: &Path, lake: &Path) -> Output {
     costlake(&["ingest", "--source", &source.display().to_string()], lake)
 }
 
-fn text(out: &Output) -> String {
+pub fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -153,7 +153,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-const EA: &str = "/providers/Microsoft.Billing/billingAccounts/8611537";
+pub const EA: &str = "/providers/Microsoft.Billing/billingAccounts/8611537";
 
 #[test]
 fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {

@@ -90,6 +90,7 @@ impl Lake {
             url,
             local_root: None,
             manifest_lock: Arc::default(),
+            lease_lost: Arc::default(),
         })
     }
 }

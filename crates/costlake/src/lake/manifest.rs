@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, UpdateVersion};
 use serde::{Deserialize, Serialize};
 
 use super::{Lake, LakeError, Written};
@@ -173,19 +173,33 @@ impl Lake {
 
     /// Reads the manifest; an absent one is empty.
     pub async fn manifest(&self) -> Result<Manifest, LakeError> {
+        Ok(self.manifest_versioned().await?.0)
+    }
+
+    /// The manifest and the version it was read at (`None` while there is none), for a
+    /// conditional write of the next one.
+    async fn manifest_versioned(&self) -> Result<(Manifest, Option<UpdateVersion>), LakeError> {
         let path = Self::manifest_path();
         match self.store.get(&path).await {
             Ok(got) => {
+                let version = UpdateVersion {
+                    e_tag: got.meta.e_tag.clone(),
+                    version: got.meta.version.clone(),
+                };
                 let bytes = got.bytes().await.map_err(|e| self.store_err(e))?;
-                Manifest::parse(&bytes).map_err(|message| LakeError::Manifest {
+                let manifest = Manifest::parse(&bytes).map_err(|message| LakeError::Manifest {
                     path: path.to_string(),
                     message,
-                })
+                })?;
+                Ok((manifest, Some(version)))
             }
-            Err(object_store::Error::NotFound { .. }) => Ok(Manifest {
-                format: MANIFEST_FORMAT,
-                partitions: BTreeMap::new(),
-            }),
+            Err(object_store::Error::NotFound { .. }) => Ok((
+                Manifest {
+                    format: MANIFEST_FORMAT,
+                    partitions: BTreeMap::new(),
+                },
+                None,
+            )),
             Err(e) => Err(self.store_err(e)),
         }
     }
@@ -211,7 +225,7 @@ impl Lake {
             provenance,
         };
         self.update_manifest(|m| {
-            m.partitions.insert(key.dir(), entry);
+            m.partitions.insert(key.dir(), entry.clone());
             true
         })
         .await
@@ -227,7 +241,7 @@ impl Lake {
     ) -> Result<(), LakeError> {
         self.update_manifest(|m| match m.partitions.get_mut(&key.dir()) {
             Some(entry) if entry.provenance != provenance => {
-                entry.provenance = provenance;
+                entry.provenance = provenance.clone();
                 entry.published_at = Utc::now();
                 true
             }
@@ -236,24 +250,69 @@ impl Lake {
         .await
     }
 
-    /// Re-reads the manifest, changes it, and writes it back whole (staged and renamed, so a
-    /// reader never sees half a manifest) when `change` says it changed anything.
+    /// Re-reads the manifest, changes it, and writes it back whole when `change` says it
+    /// changed anything: compare-and-swap, so two processes committing at once never lose an
+    /// entry. On a local disk the read and the write happen under a lock on
+    /// `_costlake/manifest.lock` (the write is staged and renamed, so a reader never sees half
+    /// a manifest); an object store writes only if the manifest is still the version read
+    /// (`If-Match`, or `If-None-Match` for the first), and a lost race reads and applies again.
     async fn update_manifest(
         &self,
-        change: impl FnOnce(&mut Manifest) -> bool,
+        mut change: impl FnMut(&mut Manifest) -> bool,
     ) -> Result<(), LakeError> {
         let _guard = self.manifest_lock.lock().await;
-        let mut manifest = self.manifest().await?;
-        if !change(&mut manifest) {
-            return Ok(());
+        self.check_lease()?;
+        let _file_lock = match &self.local_root {
+            Some(root) => Some(self.lock_manifest(root).await?),
+            None => None,
+        };
+        loop {
+            let (mut manifest, version) = self.manifest_versioned().await?;
+            if !change(&mut manifest) {
+                return Ok(());
+            }
+            manifest.format = MANIFEST_FORMAT;
+            let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+            let mode = match (&self.local_root, version) {
+                (Some(_), _) => PutMode::Overwrite,
+                (None, Some(version)) => PutMode::Update(version),
+                (None, None) => PutMode::Create,
+            };
+            match self
+                .store
+                .put_opts(&Self::manifest_path(), PutPayload::from(json), mode.into())
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(
+                    object_store::Error::Precondition { .. }
+                    | object_store::Error::AlreadyExists { .. },
+                ) => continue,
+                Err(e) => return Err(self.store_err(e)),
+            }
         }
-        manifest.format = MANIFEST_FORMAT;
-        let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-        self.store
-            .put(&Self::manifest_path(), PutPayload::from(json))
-            .await
-            .map_err(|e| self.store_err(e))?;
-        Ok(())
+    }
+
+    /// Locks the local manifest against other processes until the file is dropped.
+    async fn lock_manifest(&self, root: &std::path::Path) -> Result<std::fs::File, LakeError> {
+        let path = root.join(STATE_DIR).join("manifest.lock");
+        let location = self.location.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(path.parent().expect("in the state folder"))?;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)?;
+            file.lock()?;
+            Ok(file)
+        })
+        .await
+        .expect("the lock task does not panic")
+        .map_err(|e: std::io::Error| LakeError::Location {
+            location,
+            message: format!("cannot lock its manifest: {e}"),
+        })
     }
 }
 

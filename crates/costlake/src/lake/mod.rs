@@ -2,6 +2,7 @@
 //! those), the partition files written into it (`writer`), and the manifest that publishes
 //! them with their provenance (`manifest`). Every source writes through here, and only here.
 
+mod lease;
 mod location;
 mod manifest;
 mod writer;
@@ -13,6 +14,7 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use tokio::sync::Mutex;
 
+pub use lease::{Holder, LEASE_TTL, Lease};
 pub use manifest::{MANIFEST_FILE, Manifest, PartitionEntry, STATE_DIR};
 pub use writer::{PartitionWriter, ROW_GROUP_ROWS, Written, parquet_properties, writer_properties};
 
@@ -34,6 +36,10 @@ pub enum LakeError {
         "the lake's manifest {path} is damaged ({message}); move it aside and run `costlake sync --refresh` to rebuild it"
     )]
     Manifest { path: String, message: String },
+    #[error(
+        "the lake at {location} is being written by {holder}; one writer at a time: run again when it has finished"
+    )]
+    Busy { location: String, holder: String },
 }
 
 /// A lake: a root in an object store (a local folder is one too).
@@ -51,6 +57,8 @@ pub struct Lake {
     /// The folder on disk, for local lakes.
     local_root: Option<PathBuf>,
     manifest_lock: Arc<Mutex<()>>,
+    /// Set when this process's object-store lease could not be renewed: it commits no more.
+    lease_lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Lake {
@@ -106,6 +114,7 @@ impl Lake {
             url,
             local_root: Some(root),
             manifest_lock: Arc::default(),
+            lease_lost: Arc::default(),
         })
     }
 

@@ -74,6 +74,9 @@ pub trait Source: Sync {
     /// partitions ingested".
     const WRITTEN: &'static str;
 
+    /// The command that runs this source, as the lake's lease names its holder.
+    const COMMAND: &'static str;
+
     /// Lists what the source has and decides what to fetch, given what the lake holds.
     fn plan(
         &self,

@@ -1,5 +1,6 @@
-//! Runs a source: tidies what a killed run left, plans against the manifest, fetches the units
-//! with bounded concurrency, and publishes each result through the lake's one publish path.
+//! Runs a source: takes the lake's writer lease, tidies what a killed run left, plans against
+//! the manifest, fetches the units with bounded concurrency, and publishes each result through
+//! the lake's one publish path.
 
 use std::time::Instant;
 
@@ -12,6 +13,23 @@ use crate::model::PartitionKey;
 /// Runs `source` into `lake`, `jobs` units at a time. Failures that stop everything are
 /// `Err`; a failed unit is reported in the [`RunReport`].
 pub async fn run<S: Source>(
+    source: &S,
+    lake: &Lake,
+    jobs: usize,
+    observer: &dyn Observer,
+) -> Result<RunReport, SourceError> {
+    let started = Instant::now();
+    // Held until the report is made: tidying, planning and publishing are one writer's.
+    let lease = lake.lease(S::COMMAND).await?;
+    let report = run_leased(source, lake, jobs, observer).await;
+    lease.release().await;
+    report.map(|mut report| {
+        report.elapsed = started.elapsed();
+        report
+    })
+}
+
+async fn run_leased<S: Source>(
     source: &S,
     lake: &Lake,
     jobs: usize,

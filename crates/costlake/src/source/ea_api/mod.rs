@@ -131,6 +131,7 @@ impl EaApi {
 impl Source for EaApi {
     type Unit = Unit;
     const WRITTEN: &'static str = "fetched";
+    const COMMAND: &'static str = "sync";
 
     async fn plan(&self, manifest: &Manifest) -> Result<Plan<Unit>, SourceError> {
         // The period list is small and always fetched.

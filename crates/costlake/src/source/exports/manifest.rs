@@ -11,10 +11,13 @@ use crate::model::{PartitionKey, Provenance};
 
 /// The file name every current export run writes last, when its data is complete.
 pub const RUN_MANIFEST: &str = "manifest.json";
+/// The name some exports of before 2024 gave it.
+pub const LEGACY_RUN_MANIFEST: &str = "_manifest.json";
 
 /// A run's `manifest.json`. Every count is optional: manifests written before 2024-04-01 have
-/// none of them.
-#[derive(Debug, Clone, Deserialize)]
+/// none of them. The `2021-01-01` manifests have no `exportConfig` and no `runInfo` either:
+/// those are filled in from the run's folders ([`super::legacy`]).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunManifest {
     #[serde(default)]
@@ -23,23 +26,26 @@ pub struct RunManifest {
     pub blob_count: Option<u64>,
     #[serde(default)]
     pub data_row_count: Option<u64>,
+    #[serde(default)]
     pub export_config: ExportConfig,
     #[serde(default)]
     pub delivery_config: Option<DeliveryConfig>,
+    #[serde(default)]
     pub run_info: RunInfo,
     #[serde(default)]
     pub blobs: Vec<Blob>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportConfig {
     #[serde(default)]
     pub export_name: Option<String>,
+    #[serde(default)]
     pub resource_id: String,
     #[serde(default)]
     pub data_version: Option<String>,
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     pub export_type: String,
 }
 
@@ -54,12 +60,14 @@ pub struct DeliveryConfig {
     pub compression_mode: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunInfo {
     #[serde(default)]
     pub submitted_time: Option<String>,
+    #[serde(default)]
     pub run_id: String,
+    #[serde(default)]
     pub start_date: String,
     #[serde(default)]
     pub end_date: Option<String>,

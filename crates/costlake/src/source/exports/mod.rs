@@ -5,6 +5,7 @@
 //! in `schema`.
 
 mod csv;
+mod legacy;
 mod manifest;
 mod parquet;
 mod planner;
@@ -83,6 +84,7 @@ pub struct Unit {
 impl Source for Exports<'_> {
     type Unit = Unit;
     const WRITTEN: &'static str = "partitions ingested";
+    const COMMAND: &'static str = "ingest";
 
     async fn plan(&self, manifest: &Manifest) -> Result<Plan<Unit>, SourceError> {
         let mut warnings = Vec::new();

@@ -10,38 +10,36 @@ use std::collections::BTreeMap;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
-use super::manifest::{ExportRun, RUN_MANIFEST, RunManifest, billing_account};
+use super::legacy;
+use super::manifest::{ExportRun, LEGACY_RUN_MANIFEST, RUN_MANIFEST, RunManifest, billing_account};
 use super::tree::ExportTree;
 use crate::decode::parse_instant;
 use crate::lake::redact;
 use crate::model::{Dataset, PartitionKey, PeriodId};
 
-/// Reads every run manifest under the source and keys it to its partition.
+/// Reads every run manifest under the source (and makes one for each legacy run that has
+/// none) and keys it to its partition.
 pub(super) async fn discover(
     source: &ExportTree,
     datasets: &[Dataset],
     warnings: &mut Vec<String>,
 ) -> Vec<ExportRun> {
+    warnings.extend(source.warnings.iter().cloned());
     let mut manifests: Vec<&Path> = source
         .objects
         .keys()
-        .filter(|p| p.filename() == Some(RUN_MANIFEST))
+        .filter(|p| matches!(p.filename(), Some(RUN_MANIFEST | LEGACY_RUN_MANIFEST)))
         .collect();
     manifests.sort();
-    let mut runs = Vec::new();
+    let mut found = Vec::new();
     for path in manifests {
         let name = source.file_name(path);
         let bytes = match source.store.get(path).await {
-            Ok(got) => match got.bytes().await {
-                Ok(b) => b,
-                Err(e) => {
-                    warnings.push(format!(
-                        "{name}: cannot read it: {}",
-                        redact(&e.to_string())
-                    ));
-                    continue;
-                }
-            },
+            Ok(got) => got.bytes().await,
+            Err(e) => Err(e),
+        };
+        let bytes = match bytes {
+            Ok(b) => b,
             Err(e) => {
                 warnings.push(format!(
                     "{name}: cannot read it: {}",
@@ -50,13 +48,23 @@ pub(super) async fn discover(
                 continue;
             }
         };
-        let manifest: RunManifest = match serde_json::from_slice(&bytes) {
+        let mut manifest: RunManifest = match serde_json::from_slice(&bytes) {
             Ok(m) => m,
             Err(e) => {
                 warnings.push(format!("{name}: not an export manifest ({e}); skipped"));
                 continue;
             }
         };
+        if let Err(why) = legacy::fill_from_folders(&mut manifest, path) {
+            warnings.push(format!("{name}: {why}; skipped"));
+            continue;
+        }
+        found.push((path.clone(), manifest));
+    }
+    found.extend(legacy::manifestless_runs(source));
+    let mut runs = Vec::new();
+    for (path, manifest) in found {
+        let name = source.file_name(&path);
         let Some((dataset, cost_type)) =
             Dataset::of_export_type(&manifest.export_config.export_type)
         else {
@@ -90,10 +98,10 @@ pub(super) async fn discover(
             .submitted_time
             .as_deref()
             .and_then(parse_instant)
-            .or_else(|| source.modified.get(path).copied())
+            .or_else(|| source.modified.get(&path).copied())
             .unwrap_or_default();
         runs.push(ExportRun {
-            manifest_path: path.clone(),
+            manifest_path: path,
             key: PartitionKey {
                 dataset,
                 account: billing_account(&scope),
@@ -138,6 +146,17 @@ pub(super) fn by_partition(
         }
         *runs = keep;
         runs.sort_by(|a, b| (b.submitted, b.run_id()).cmp(&(a.submitted, a.run_id())));
+        if let [newest, next, ..] = runs.as_slice()
+            && newest.submitted == next.submitted
+        {
+            warnings.push(format!(
+                "{key}: runs {} and {} were submitted at the same time ({}); {} is taken, the greater run id",
+                newest.run_id(),
+                next.run_id(),
+                newest.submitted.to_rfc3339(),
+                newest.run_id()
+            ));
+        }
     }
     by_key
 }

@@ -1,0 +1,197 @@
+//! One writer per lake: two `sync` runs and an `ingest` started together on one lake, local
+//! and in Azurite, three times each. One holds the lease; the others exit with a sentence
+//! that names it; run again, they complete; every partition is in the manifest and `verify`
+//! passes. And the manifest itself is compare-and-swap: writers that bypass the lease (two
+//! handles of one lake publishing at once) lose no entry.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use costlake::lake::{Lake, Written};
+use costlake::model::{Dataset, PartitionKey, PeriodId, Provenance};
+use costlake_emulator::DEMO_KEY;
+
+use crate::common::{config, start};
+use crate::ingest::{export_tree, text};
+use crate::tools::{self, Server};
+
+fn spawn(args: &[&str], env: &[(&str, String)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_costlake"));
+    command
+        .args(args)
+        .env("COSTLAKE_API_KEY", DEMO_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.spawn().unwrap()
+}
+
+/// Three writers at once, then again one by one for those that lost: every run ends whole.
+fn race(lake: &str, api: &str, exports: &Path, env: &[(&str, String)]) -> usize {
+    let source = exports.display().to_string();
+    let writers: [Vec<&str>; 3] = [
+        vec!["sync", "--enrollment", "100", "--api-base", api],
+        vec!["sync", "--enrollment", "100", "--api-base", api],
+        vec!["ingest", "--source", &source],
+    ];
+    let with = |w: &Vec<&str>, i: usize| {
+        let mut args = w.clone();
+        if i == 0 {
+            args.extend(["--datasets", "usage_details"]);
+        } else if i == 1 {
+            args.extend([
+                "--datasets",
+                "balance_summary,price_sheet,marketplace_charges",
+            ]);
+        }
+        args.extend(["--quiet", "--lake", lake]);
+        args.into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    let children: Vec<Child> = writers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let args = with(w, i);
+            spawn(&args.iter().map(String::as_str).collect::<Vec<_>>(), env)
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let mut lost = Vec::new();
+    for (i, out) in outputs.iter().enumerate() {
+        match out.status.code() {
+            Some(0) => {}
+            Some(1) => {
+                let said = text(out);
+                assert!(
+                    said.contains("is being written by `costlake ")
+                        && said.contains("process ")
+                        && said.contains("one writer at a time"),
+                    "{said}"
+                );
+                lost.push(i);
+            }
+            code => panic!("writer {i} exited {code:?}: {}", text(out)),
+        }
+    }
+    assert!(lost.len() < 3, "someone holds the lease");
+    let losers = lost.len();
+    for i in lost {
+        let args = with(&writers[i], i);
+        let out = spawn(&args.iter().map(String::as_str).collect::<Vec<_>>(), env)
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let mut verify = Command::new(env!("CARGO_BIN_EXE_costlake"));
+    verify.args(["verify", "--lake", lake]);
+    for (k, v) in env {
+        verify.env(k, v);
+    }
+    let out = verify.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    losers
+}
+
+/// The Parquet files under a local lake, each of which the manifest must name.
+fn assert_every_file_published(lake: &Path) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lake.join("_costlake/manifest.json")).unwrap())
+            .unwrap();
+    let published: std::collections::BTreeSet<String> = manifest["partitions"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|e| e["file"].as_str().unwrap().to_string())
+        .collect();
+    let on_disk: std::collections::BTreeSet<String> = crate::common::files_under(lake)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .map(|p| p.strip_prefix(lake).unwrap().display().to_string())
+        .collect();
+    assert_eq!(on_disk, published);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_syncs_and_an_ingest_on_one_local_lake() {
+    let emu = start(config(3000)).await;
+    let work = tempfile::tempdir().unwrap();
+    let exports = work.path().join("exports");
+    export_tree(emu.enrollment(), &exports, 1000).await;
+    let mut losers = 0;
+    for attempt in 0..3 {
+        let lake = work.path().join(format!("lake{attempt}"));
+        losers += race(&lake.display().to_string(), &emu.base_url(), &exports, &[]);
+        assert_every_file_published(&lake);
+    }
+    assert!(losers > 0, "the writers met at least once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_syncs_and_an_ingest_on_one_lake_in_azurite() {
+    let azurite: Server = tools::azurite();
+    tools::azurite_container(&azurite, "finops");
+    let env = vec![
+        ("AZURE_STORAGE_USE_EMULATOR", "true".to_string()),
+        ("AZURITE_BLOB_STORAGE_URL", azurite.url()),
+    ];
+    let emu = start(config(3000)).await;
+    let work = tempfile::tempdir().unwrap();
+    let exports = work.path().join("exports");
+    export_tree(emu.enrollment(), &exports, 1000).await;
+    let mut losers = 0;
+    for attempt in 0..3 {
+        losers += race(
+            &format!("az://finops/race{attempt}"),
+            &emu.base_url(),
+            &exports,
+            &env,
+        );
+    }
+    assert!(losers > 0, "the writers met at least once");
+}
+
+/// Two handles of one lake (as two processes would have) publish at once, past the lease:
+/// the manifest keeps every entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_manifest_updates_lose_no_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().display().to_string();
+    let (a, b) = (
+        Lake::open(&location, true).await.unwrap(),
+        Lake::open(&location, true).await.unwrap(),
+    );
+    let publish = |lake: Lake, account: &'static str| async move {
+        for month in 1..=12 {
+            let key = PartitionKey {
+                dataset: Dataset::UsageDetails,
+                account: account.to_string(),
+                cost_type: None,
+                period: Some(PeriodId(202400 + month)),
+            };
+            let written = Written {
+                file: format!("{}/part-0.parquet", key.dir()),
+                rows: 1,
+                bytes: 1,
+                sha256: String::new(),
+            };
+            let provenance = Provenance::EaApi {
+                etag: None,
+                api_version: "v3".into(),
+                closed: true,
+            };
+            lake.publish(&key, &written, provenance).await.unwrap();
+        }
+    };
+    let (one, two) = tokio::join!(
+        tokio::spawn(publish(a.clone(), "1")),
+        tokio::spawn(publish(b, "2"))
+    );
+    one.unwrap();
+    two.unwrap();
+    assert_eq!(a.manifest().await.unwrap().partitions.len(), 24);
+}
