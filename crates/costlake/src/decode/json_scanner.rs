@@ -263,7 +263,15 @@ impl RowScanner {
                     match b {
                         b'"' => self.in_string = true,
                         b'{' | b'[' => self.depth += 1,
-                        b'}' | b']' => self.depth -= 1,
+                        // At depth 1 a `]` closes nothing that this member opened.
+                        b'}' | b']' if self.depth > 1 => self.depth -= 1,
+                        b'}' | b']' => {
+                            return Err(DecodeError::Shape(format!(
+                                "`{}` closes nothing in the page's envelope",
+                                b as char
+                            ))
+                            .into());
+                        }
                         _ => {}
                     }
                     self.member_value.push(b);

@@ -54,4 +54,6 @@ pub enum DecodeError {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
