@@ -87,14 +87,27 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         .map_err(|_| UsageError(format!("--tolerance '{}' is not a number", args.tolerance)))?;
     let checks = verify::verify(&session, tolerance.abs()).await?;
     print!("{}", verify::render(&checks));
+    let unpublished = session.lake.unpublished_files().await?;
+    for file in &unpublished {
+        eprintln!("{file}: in the lake but not in its manifest; queries count its rows too");
+    }
+    if !unpublished.is_empty() {
+        eprintln!(
+            "{} files the manifest does not publish: the next `costlake sync` or `costlake ingest` removes them",
+            unpublished.len()
+        );
+    }
     let failed: Vec<_> = checks.iter().filter(|c| !c.ok()).collect();
-    if failed.is_empty() {
+    if failed.is_empty() && unpublished.is_empty() {
         println!(
             "{} periods reconcile exactly (tolerance {}).",
             checks.len(),
             args.tolerance
         );
         return Ok(ExitCode::SUCCESS);
+    }
+    if failed.is_empty() {
+        return Ok(ExitCode::from(1));
     }
     for c in &failed {
         eprintln!(

@@ -377,7 +377,17 @@ fn export_parts_cut_short_bombed_or_linked_outside_lose_nothing() {
     std::fs::write(&secret, "TOP-SECRET-LINE,a,b\n1,2,3\n").unwrap();
     std::os::unix::fs::symlink(&secret, source.join("stolen.csv")).unwrap();
     std::os::unix::fs::symlink(&source, source.join("loop")).unwrap();
+    // A CSV that is not an export, where an export of before 2024 could be: refused, and its
+    // first line not shown.
+    let stray = source.join("notes/20230901-20230930");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join("notes.csv"), "TOP-SECRET-HEADER,x\n1,2\n").unwrap();
     let out = ingest(&source, &lake);
+    assert!(
+        text(&out).contains("none of its 2 headers names a column of cost_details"),
+        "{}",
+        text(&out)
+    );
     assert!(
         text(&out).contains("a symbolic link out of the source")
             && text(&out).contains("a symbolic link back to a folder above it")

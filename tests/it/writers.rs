@@ -195,3 +195,44 @@ async fn concurrent_manifest_updates_lose_no_entry() {
     two.unwrap();
     assert_eq!(a.manifest().await.unwrap().partitions.len(), 24);
 }
+
+/// A file in a table's folder that the manifest does not publish (a killed writer's, or one
+/// copied in by hand) would count its rows twice: `verify` names it and fails, and the next
+/// writer removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_the_manifest_does_not_know_are_reported_then_removed() {
+    let (emu, dir) = crate::common::synced(700).await;
+    let lake = dir.path();
+    let file = crate::common::partition_file(lake, Dataset::UsageDetails, Some(PeriodId(202402)));
+    let stray = file.with_file_name("part-1.parquet");
+    std::fs::copy(&file, &stray).unwrap();
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_costlake"))
+            .args(["verify", "--lake"])
+            .arg(lake)
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("part-1.parquet: in the lake but not in its manifest"),
+        "{}",
+        text(&out)
+    );
+    let report = crate::common::sync(&crate::common::sync_options(&emu, lake))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.summary());
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("removed 1 files")),
+        "{:?}",
+        report.warnings
+    );
+    assert!(!stray.exists() && file.exists());
+    let out = verify();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, UpdateVersion};
 use serde::{Deserialize, Serialize};
@@ -202,6 +203,50 @@ impl Lake {
             )),
             Err(e) => Err(self.store_err(e)),
         }
+    }
+
+    /// Files in the lake's table folders that the manifest does not publish: what a writer
+    /// killed between its data and its commit left, or what anything other than costlake put
+    /// there. Queries read every file of a table's folders, so each of these would count its
+    /// rows again.
+    pub async fn unpublished_files(&self) -> Result<Vec<Path>, LakeError> {
+        let published: std::collections::HashSet<String> = self
+            .manifest()
+            .await?
+            .partitions
+            .into_values()
+            .map(|e| e.file)
+            .collect();
+        let mut found = Vec::new();
+        for dataset in Dataset::ALL {
+            let prefix = Path::from(dataset.name());
+            let listed: Vec<_> = self
+                .store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|e| self.store_err(e))?;
+            found.extend(
+                listed
+                    .into_iter()
+                    .map(|meta| meta.location)
+                    .filter(|p| !published.contains(p.as_ref())),
+            );
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// Removes [`Lake::unpublished_files`]; a writer does so under its lease before it plans.
+    pub async fn remove_unpublished_files(&self) -> Result<usize, LakeError> {
+        let files = self.unpublished_files().await?;
+        for path in &files {
+            match self.store.delete(path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.store_err(e)),
+            }
+        }
+        Ok(files.len())
     }
 
     /// Publishes a partition whose file `written` has made visible: the one place a manifest

@@ -39,10 +39,16 @@ async fn run_leased<S: Source>(
     lake.remove_stale_files().map_err(|e| {
         SourceError::Other(format!("cannot tidy the lake at {}: {e}", lake.location()))
     })?;
+    let removed = lake.remove_unpublished_files().await?;
     let manifest = lake.manifest().await?;
     let plan = source.plan(&manifest).await?;
     let mut units = plan.skipped;
     let mut warnings = plan.warnings;
+    if removed > 0 {
+        warnings.push(format!(
+            "removed {removed} files from the lake's table folders that its manifest does not publish (left by a killed run, or put there by something else)"
+        ));
+    }
     let results: Vec<(UnitReport, Vec<String>)> = futures::stream::iter(plan.units)
         .map(|(key, unit)| run_unit(source, lake, key, unit, observer))
         .buffer_unordered(jobs.max(1))

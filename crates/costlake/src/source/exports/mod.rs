@@ -233,13 +233,14 @@ impl Part<'_> {
 }
 
 /// A file none of whose headers names a column of the dataset is not that dataset's export.
+/// Its headers are not shown: a file that is not an export may hold anything in its first line.
 fn header_problem(dataset: Dataset, headers: &[&str]) -> Option<String> {
     let probe = TableDecoder::new(dataset, headers);
     (probe.matched_columns() == 0).then(|| {
         format!(
-            "no header names a column of {} (headers: {}); is this the right export type?",
-            dataset.name(),
-            probe.unknown_headers().join(", ")
+            "none of its {} headers names a column of {}; is this the right export type?",
+            headers.len(),
+            dataset.name()
         )
     })
 }
