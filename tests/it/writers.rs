@@ -236,3 +236,76 @@ async fn files_the_manifest_does_not_know_are_reported_then_removed() {
     let out = verify();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// Writes `body` as the lease object of the lake `az://finops/{prefix}`, as another host would.
+fn plant_lease(azurite: &Server, prefix: &str, body: &str) {
+    tools::run_python(
+        "import sys\nfrom azure.storage.blob import BlobServiceClient\n\
+         cs = f'DefaultEndpointsProtocol=http;AccountName={sys.argv[2]};AccountKey={sys.argv[3]};BlobEndpoint={sys.argv[1]}/{sys.argv[2]};'\n\
+         c = BlobServiceClient.from_connection_string(cs).get_container_client('finops')\n\
+         c.get_blob_client(sys.argv[4]).upload_blob(sys.argv[5].encode(), overwrite=True)",
+        &[
+            &azurite.url(),
+            tools::AZURITE_ACCOUNT,
+            tools::AZURITE_KEY,
+            &format!("{prefix}/_costlake/lease.json"),
+            body,
+        ],
+    );
+}
+
+/// An object-store lease held by a live writer elsewhere stops a sync with its holder named;
+/// one that lapsed (its writer was killed) is taken over, and given back at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_lease_in_azurite_is_respected_and_a_lapsed_one_taken_over() {
+    let azurite: Server = tools::azurite();
+    tools::azurite_container(&azurite, "finops");
+    let env = vec![
+        ("AZURE_STORAGE_USE_EMULATOR", "true".to_string()),
+        ("AZURITE_BLOB_STORAGE_URL", azurite.url()),
+    ];
+    let emu = start(config(700)).await;
+    let holder = |expires: chrono::DateTime<chrono::Utc>| {
+        serde_json::json!({
+            "command": "ingest", "pid": 4242, "host": "other-host",
+            "since": "2026-01-01T00:00:00Z", "expires": expires,
+        })
+        .to_string()
+    };
+    let sync = || {
+        let api = emu.base_url();
+        let args = [
+            "sync",
+            "--enrollment",
+            "100",
+            "--api-base",
+            &api,
+            "--quiet",
+            "--lake",
+            "az://finops/leased",
+        ];
+        spawn(&args, &env).wait_with_output().unwrap()
+    };
+    plant_lease(
+        &azurite,
+        "leased",
+        &holder(chrono::Utc::now() + chrono::Duration::minutes(5)),
+    );
+    let out = sync();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("`costlake ingest` (process 4242 on other-host)"),
+        "{}",
+        text(&out)
+    );
+    plant_lease(
+        &azurite,
+        "leased",
+        &holder(chrono::Utc::now() - chrono::Duration::minutes(1)),
+    );
+    let out = sync();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Given back: the next writer does not wait for it to lapse.
+    let out = sync();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
