@@ -396,6 +396,28 @@ fn export_parts_cut_short_bombed_or_linked_outside_lose_nothing() {
         text(&out)
     );
 
+    // Two runs submitted at the same instant: the choice is said, not made silently.
+    write_run(
+        &source,
+        &RunSpec {
+            export: "daily-actual",
+            export_type: "ActualCost",
+            data_version: "2021-10-01",
+            scope: EA,
+            month: "2023-09",
+            submitted: "2023-09-15T15:57:06Z",
+            run_id: "00000000-0000-4000-8000-000000000099",
+            parts: vec![("part_0_0001.csv".into(), actual.clone().into_bytes(), 11)],
+        },
+    );
+    let out = ingest(&source, &lake);
+    assert!(
+        text(&out).contains("were submitted at the same time")
+            && text(&out).contains("00000000-0000-4000-8000-000000000099 is taken"),
+        "{}",
+        text(&out)
+    );
+
     // A source with folders but no run in it is an error, not a quiet success.
     let empty = work.path().join("empty/a/b");
     std::fs::create_dir_all(&empty).unwrap();
