@@ -11,7 +11,7 @@ use costlake_emulator::{DEMO_KEY, Emulator};
 use crate::common::{config, start, usage_by_period};
 use crate::ingest::charges_by_period;
 use crate::query::{dec, parse_csv};
-use crate::tools::{self, AZURITE_KEY, Server};
+use crate::tools::{self, AZURITE_KEY, azurite_env};
 
 fn costlake(args: &[&str], env: &[(&str, String)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_costlake"));
@@ -110,13 +110,6 @@ fn sync_and_check(emu: &Emulator, lake: &str, env: &[(&str, String)], secrets: &
         err.contains("skipped (closed)") && err.contains("0 failed"),
         "{err}"
     );
-}
-
-fn azurite_env(server: &Server) -> Vec<(&'static str, String)> {
-    vec![
-        ("AZURE_STORAGE_USE_EMULATOR", "true".into()),
-        ("AZURITE_BLOB_STORAGE_URL", server.url()),
-    ]
 }
 
 // Multi-threaded: the emulator keeps serving while the test waits for the binary.

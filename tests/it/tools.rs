@@ -114,6 +114,14 @@ pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
 pub const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+/// The environment that points costlake's `az://` URLs at `server`.
+pub fn azurite_env(server: &Server) -> Vec<(&'static str, String)> {
+    vec![
+        ("AZURE_STORAGE_USE_EMULATOR", "true".into()),
+        ("AZURITE_BLOB_STORAGE_URL", server.url()),
+    ]
+}
+
 /// Creates a container in Azurite (object_store writes blobs but does not make containers).
 pub fn azurite_container(server: &Server, name: &str) {
     run_python(

@@ -135,10 +135,7 @@ async fn two_syncs_and_an_ingest_on_one_local_lake() {
 async fn two_syncs_and_an_ingest_on_one_lake_in_azurite() {
     let azurite: Server = tools::azurite();
     tools::azurite_container(&azurite, "finops");
-    let env = vec![
-        ("AZURE_STORAGE_USE_EMULATOR", "true".to_string()),
-        ("AZURITE_BLOB_STORAGE_URL", azurite.url()),
-    ];
+    let env = tools::azurite_env(&azurite);
     let emu = start(config(3000)).await;
     let work = tempfile::tempdir().unwrap();
     let exports = work.path().join("exports");
@@ -260,10 +257,7 @@ fn plant_lease(azurite: &Server, prefix: &str, body: &str) {
 async fn a_live_lease_in_azurite_is_respected_and_a_lapsed_one_taken_over() {
     let azurite: Server = tools::azurite();
     tools::azurite_container(&azurite, "finops");
-    let env = vec![
-        ("AZURE_STORAGE_USE_EMULATOR", "true".to_string()),
-        ("AZURITE_BLOB_STORAGE_URL", azurite.url()),
-    ];
+    let env = tools::azurite_env(&azurite);
     let emu = start(config(700)).await;
     let holder = |expires: chrono::DateTime<chrono::Utc>| {
         serde_json::json!({
