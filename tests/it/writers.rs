@@ -28,6 +28,16 @@ fn spawn(args: &[&str], env: &[(&str, String)]) -> Child {
     command.spawn().unwrap()
 }
 
+/// `costlake verify` of `lake`.
+fn verify(lake: impl AsRef<std::ffi::OsStr>, env: &[(&str, String)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_costlake"));
+    command.arg("verify").arg("--lake").arg(lake);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
 /// Three writers at once, then again one by one for those that lost: every run ends whole.
 fn race(lake: &str, api: &str, exports: &Path, env: &[(&str, String)]) -> usize {
     let source = exports.display().to_string();
@@ -87,12 +97,7 @@ fn race(lake: &str, api: &str, exports: &Path, env: &[(&str, String)]) -> usize 
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
-    let mut verify = Command::new(env!("CARGO_BIN_EXE_costlake"));
-    verify.args(["verify", "--lake", lake]);
-    for (k, v) in env {
-        verify.env(k, v);
-    }
-    let out = verify.output().unwrap();
+    let out = verify(lake, env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     losers
 }
@@ -203,13 +208,7 @@ async fn files_the_manifest_does_not_know_are_reported_then_removed() {
     let file = crate::common::partition_file(lake, Dataset::UsageDetails, Some(PeriodId(202402)));
     let stray = file.with_file_name("part-1.parquet");
     std::fs::copy(&file, &stray).unwrap();
-    let verify = || {
-        Command::new(env!("CARGO_BIN_EXE_costlake"))
-            .args(["verify", "--lake"])
-            .arg(lake)
-            .output()
-            .unwrap()
-    };
+    let verify = || verify(lake, &[]);
     let out = verify();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
@@ -327,13 +326,7 @@ async fn a_disk_full_between_data_and_manifest_loses_nothing() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("File too large"), "{}", text(&out));
-    let verify = || {
-        Command::new(env!("CARGO_BIN_EXE_costlake"))
-            .args(["verify", "--lake"])
-            .arg(&lake)
-            .output()
-            .unwrap()
-    };
+    let verify = || verify(&lake, &[]);
     let out = verify();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
