@@ -21,12 +21,9 @@ pub async fn run<S: Source>(
     let started = Instant::now();
     // Held until the report is made: tidying, planning and publishing are one writer's.
     let lease = lake.lease(S::COMMAND).await?;
-    let report = run_leased(source, lake, jobs, observer).await;
+    let report = run_leased(source, lake, jobs, observer, started).await;
     lease.release().await;
-    report.map(|mut report| {
-        report.elapsed = started.elapsed();
-        report
-    })
+    report
 }
 
 async fn run_leased<S: Source>(
@@ -34,8 +31,8 @@ async fn run_leased<S: Source>(
     lake: &Lake,
     jobs: usize,
     observer: &dyn Observer,
+    started: Instant,
 ) -> Result<RunReport, SourceError> {
-    let started = Instant::now();
     lake.remove_stale_files().map_err(|e| {
         SourceError::Other(format!("cannot tidy the lake at {}: {e}", lake.location()))
     })?;
