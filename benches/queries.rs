@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use costlake::engine::{BUILTIN, Session};
-use costlake::http::{ApiKey, RetryConfig};
+use costlake::http::ApiKey;
 use costlake::model::Dataset;
-use costlake::model::PeriodSelection;
+use costlake::source::SyncSettings;
 use costlake::source::ea_api::SyncOptions;
 use costlake_emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -34,14 +34,10 @@ async fn lake(dir: &std::path::Path) {
             enrollment: 100,
             api_base: emu.base_url(),
             key: ApiKey::new(DEMO_KEY).unwrap(),
-            lake: dir.display().to_string(),
-            periods: PeriodSelection::All,
-            datasets: Dataset::ALL.to_vec(),
-            jobs: 2,
-            refresh: false,
-            settle: chrono::Duration::days(30),
-            retry: RetryConfig::default(),
-            limits: Default::default(),
+            settings: SyncSettings {
+                jobs: 2,
+                ..SyncSettings::new(dir.display().to_string(), Dataset::ALL.to_vec())
+            },
         },
         &costlake::source::Silent,
     )

@@ -26,8 +26,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Download billing periods, balance summaries, usage, marketplace charges and price sheets
-    /// from the EA Reporting API into the lake.
+    /// Download cost details and balances from the Cost Management APIs (--billing-account),
+    /// or billing periods, balance summaries, usage, marketplace charges and price sheets from
+    /// the retired EA Reporting API (--enrollment), into the lake.
     Sync(SyncArgs),
     /// Bring Cost Management exports (CSV, gzip CSV or Parquet parts with their manifest.json)
     /// from a folder or a container into the lake.
@@ -118,7 +119,16 @@ pub struct QueryArgs {
 
 #[derive(Args)]
 pub struct SyncArgs {
-    /// Enrollment number (or `enrollment` in costlake.toml).
+    /// Billing account to sync from the Cost Management APIs, signed in with Microsoft Entra
+    /// ID (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, workload or managed
+    /// identity, or `az login`): an EA enrollment number, or an MCA billing account id.
+    #[arg(long, conflicts_with_all = ["enrollment", "api_base", "api_key_file"])]
+    pub billing_account: Option<String>,
+    /// Azure Resource Manager base URL (default https://management.azure.com).
+    #[arg(long, conflicts_with_all = ["enrollment", "api_base", "api_key_file"])]
+    pub arm_base: Option<String>,
+    /// EA enrollment number, for the retired EA Reporting API with an API key (the archive
+    /// path and the emulator; or `enrollment` in costlake.toml).
     #[arg(long)]
     pub enrollment: Option<u64>,
     /// API base URL: scheme, host and port.

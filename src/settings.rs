@@ -33,6 +33,9 @@ pub struct FileSettings {
     pub lake: Option<String>,
     pub enrollment: Option<u64>,
     pub api_base: Option<String>,
+    /// The billing account `sync` reads through the Cost Management APIs.
+    pub billing_account: Option<String>,
+    pub arm_base: Option<String>,
     pub api_key_file: Option<PathBuf>,
     pub jobs: Option<usize>,
     pub settle_days: Option<i64>,

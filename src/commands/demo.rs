@@ -1,15 +1,22 @@
 //! `costlake demo`: the main job on the embedded emulator, for someone with no Azure account:
-//! the emulator on a loopback port, six periods synced into a local lake, three saved queries
-//! (one drawn as a chart), and how to go on from there. A second run reuses the lake.
+//! the emulator on a loopback port; a sign-in to its Microsoft Entra tenant and six months of
+//! cost details and balances from its Cost Management APIs, as a 2026 user syncs; the usage,
+//! Marketplace and price tables of the archive EA API, which the saved queries still read; three
+//! saved queries (one drawn as a chart), and how to go on from there. A second run reuses the
+//! lake.
 
 use std::process::ExitCode;
 
 use costlake::engine::{QueryError, Session, tables_overview};
-use costlake::http::{ApiKey, RetryConfig};
-use costlake::model::{Dataset, PeriodSelection};
+use std::sync::Arc;
+
+use costlake::http::entra::ARM_RESOURCE;
+use costlake::http::{ApiKey, EntraCredential, RetryConfig};
+use costlake::model::Dataset;
 use costlake::output::{Format, thousands};
-use costlake::source::SourceError;
+use costlake::source::cost_management::{self, ArmSyncOptions};
 use costlake::source::ea_api::{self, SyncOptions};
+use costlake::source::{RunReport, SourceError, SyncSettings};
 use costlake_emulator::{DEMO_KEY, Emulator, EmulatorConfig};
 
 use super::exit_code;
@@ -68,27 +75,7 @@ async fn demo(lake: &str, rows_per_period: u64) -> Result<bool, DemoError> {
         e.periods.len(),
         thousands(e.spec.rows_per_period)
     );
-    let opts = SyncOptions {
-        enrollment: e.spec.number,
-        api_base: emu.base_url(),
-        key: ApiKey::new(DEMO_KEY).map_err(|e| SourceError::Other(e.to_string()))?,
-        lake: lake.to_string(),
-        periods: PeriodSelection::All,
-        datasets: Dataset::API.to_vec(),
-        jobs: 4,
-        refresh: false,
-        settle: chrono::Duration::days(30),
-        retry: RetryConfig::default(),
-        limits: Default::default(),
-    };
-    let progress = Progress::new(false, Lines::All);
-    let report = ea_api::sync(&opts, &progress).await;
-    progress.finish();
-    let report = report?;
-    for w in &report.warnings {
-        eprintln!("warning: {w}");
-    }
-    println!("sync: {}", report.summary());
+    let ok = sync_cost_management(&emu, lake).await? & sync_archive(&emu, lake).await?;
     emu.stop().await;
 
     let session = Session::open(lake, None).await?;
@@ -121,9 +108,79 @@ async fn demo(lake: &str, rows_per_period: u64) -> Result<bool, DemoError> {
         "          or:  costlake sql --lake {lake} \"SELECT meter_category, sum(cost) FROM usage_details GROUP BY 1 ORDER BY 2 DESC\""
     );
     println!(
+        "          or:  costlake sql --lake {lake} 'SELECT \"x_BillingPeriod\", \"x_SourceDataset\", sum(\"BilledCost\") FROM focus GROUP BY 1, 2 ORDER BY 1'"
+    );
+    println!(
         "          or:  costlake query --lake {lake} commitment_burndown --output burndown.png   (a chart for the month-end email)"
     );
-    Ok(report.ok())
+    Ok(ok)
+}
+
+/// Signs in to the emulated tenant with its service principal (what AZURE_TENANT_ID,
+/// AZURE_CLIENT_ID and AZURE_CLIENT_SECRET give on a real one) and syncs the billing account's
+/// cost details and balances from the Cost Management APIs.
+async fn sync_cost_management(emu: &Emulator, lake: &str) -> Result<bool, DemoError> {
+    let sign_in = emu.sign_in_env();
+    let env = |name: &str| {
+        sign_in
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let credential = EntraCredential::from_env(ARM_RESOURCE, &env, RetryConfig::default())
+        .map_err(|e| SourceError::Other(e.to_string()))?;
+    let account = emu.enrollment().spec.number.to_string();
+    println!(
+        "\nSigning in to the emulated Microsoft Entra tenant {} as service principal {}, then\n`costlake sync --billing-account {account}` through the Cost Management APIs:",
+        emu.config().arm.tenant,
+        emu.config().arm.client_id
+    );
+    let opts = ArmSyncOptions {
+        billing_account: account,
+        arm_base: emu.base_url(),
+        credential: Arc::new(credential),
+        report_timeout: std::time::Duration::from_secs(300),
+        settings: SyncSettings::new(lake, cost_management::DATASETS.to_vec()),
+    };
+    let progress = Progress::new(false, Lines::All);
+    let report = cost_management::sync(&opts, &progress).await;
+    progress.finish();
+    Ok(summarize("sync --billing-account", report?))
+}
+
+/// The usage, Marketplace and price tables of the archive EA API, which the saved queries
+/// read until they move onto `focus`.
+async fn sync_archive(emu: &Emulator, lake: &str) -> Result<bool, DemoError> {
+    println!(
+        "\nThe saved queries below read the usage tables of the retired EA Reporting API, synced\nfrom its archive path (`costlake sync --enrollment`):"
+    );
+    let opts = SyncOptions {
+        enrollment: emu.enrollment().spec.number,
+        api_base: emu.base_url(),
+        key: ApiKey::new(DEMO_KEY).map_err(|e| SourceError::Other(e.to_string()))?,
+        settings: SyncSettings::new(
+            lake,
+            vec![
+                Dataset::BillingPeriods,
+                Dataset::UsageDetails,
+                Dataset::MarketplaceCharges,
+                Dataset::PriceSheet,
+            ],
+        ),
+    };
+    let progress = Progress::new(false, Lines::All);
+    let report = ea_api::sync(&opts, &progress).await;
+    progress.finish();
+    Ok(summarize("sync", report?))
+}
+
+/// Prints a run's warnings and summary; whether every unit succeeded.
+fn summarize(what: &str, report: RunReport) -> bool {
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!("{what}: {}", report.summary());
+    report.ok()
 }
 
 /// Whether `name` is an executable file in a folder of `PATH`.

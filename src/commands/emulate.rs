@@ -82,4 +82,15 @@ fn print_banner(emu: &Emulator, show_key: bool) {
         e.spec.number
     );
     println!("  swagger: {base}/swagger/docs/v3");
+    println!();
+    println!(
+        "Cost Management APIs and Microsoft Entra ID sign-in on the same address; a client needs:"
+    );
+    for (name, value) in emu.sign_in_env() {
+        println!("  export {name}={value}");
+    }
+    println!(
+        "  costlake sync --billing-account {} --arm-base {base}",
+        e.spec.number
+    );
 }

@@ -9,9 +9,8 @@ use arrow::datatypes::Decimal128Type;
 use chrono::NaiveDate;
 use costlake::http::{ApiKey, RetryConfig};
 use costlake::model::Dataset;
-use costlake::model::PeriodSelection;
 use costlake::source::ea_api::SyncOptions;
-use costlake::source::{RunReport, Silent, SourceError};
+use costlake::source::{RunReport, Silent, SourceError, SyncSettings};
 use costlake_emulator::{DEMO_KEY, Emulator, EmulatorConfig, PeriodId};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -53,14 +52,10 @@ pub fn sync_options(emu: &Emulator, lake: &Path) -> SyncOptions {
         enrollment: emu.config().enrollment,
         api_base: emu.base_url(),
         key: ApiKey::new(DEMO_KEY).unwrap(),
-        lake: lake.display().to_string(),
-        periods: PeriodSelection::All,
-        datasets: Dataset::API.to_vec(),
-        jobs: 4,
-        refresh: false,
-        settle: chrono::Duration::days(30),
-        retry: fast_retry(),
-        limits: Default::default(),
+        settings: SyncSettings {
+            retry: fast_retry(),
+            ..SyncSettings::new(lake.display().to_string(), Dataset::API.to_vec())
+        },
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod architecture;
 mod common;
+mod cost_management;
 mod demo;
 mod docs;
 mod emulator;

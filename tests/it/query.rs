@@ -515,7 +515,7 @@ async fn an_open_session_sees_partitions_published_after_it_opened() {
     let emu = crate::common::start(crate::common::config(300)).await;
     let lake = tempfile::tempdir().unwrap();
     let mut options = crate::common::sync_options(&emu, lake.path());
-    options.periods = PeriodSelection::Range(PeriodId(202401), PeriodId(202401));
+    options.settings.periods = PeriodSelection::Range(PeriodId(202401), PeriodId(202401));
     assert!(sync(&options.clone()).await.unwrap().ok());
 
     let session = costlake::engine::Session::open(&lake.path().display().to_string(), None)
@@ -544,7 +544,7 @@ async fn an_open_session_sees_partitions_published_after_it_opened() {
     };
     assert_eq!(periods().await, (1, 300));
 
-    options.periods = PeriodSelection::All;
+    options.settings.periods = PeriodSelection::All;
     assert!(sync(&options).await.unwrap().ok());
     assert_eq!(
         periods().await,

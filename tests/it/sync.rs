@@ -148,7 +148,7 @@ async fn a_rerun_makes_no_request_for_closed_periods() {
     );
     // --refresh fetches them all again, and the lake is unchanged.
     let mut opts = sync_options(&emu, dir.path());
-    opts.refresh = true;
+    opts.settings.refresh = true;
     let report = sync(&opts).await.unwrap();
     assert_eq!(
         report
@@ -210,7 +210,7 @@ async fn retries_through_every_fault() {
     emu.inject(Fault::Slow, "202403/usagedetails?skiptoken", 1);
     let dir = tempfile::tempdir().unwrap();
     let mut opts = sync_options(&emu, dir.path());
-    opts.retry.request_timeout = Duration::from_secs(4);
+    opts.settings.retry.request_timeout = Duration::from_secs(4);
     let report = sync(&opts).await.unwrap();
     assert!(report.ok(), "{}", report.summary());
     let retries: u32 = report.units.iter().map(|u| u.retries).sum();
@@ -240,7 +240,7 @@ async fn persistent_failures_fail_the_unit_and_keep_the_lake() {
     let before = std::fs::read(&file).unwrap();
     emu.inject(Fault::ServerError, "202402/usagedetails?skiptoken", 50);
     let mut opts = sync_options(&emu, dir.path());
-    opts.refresh = true;
+    opts.settings.refresh = true;
     let report = sync(&opts).await.unwrap();
     assert!(!report.ok());
     let failed: Vec<_> = report.failed().collect();
@@ -342,7 +342,7 @@ async fn custom_dates_file_rows_under_their_period() {
     let emu = start(config(1200)).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = sync_options(&emu, dir.path());
-    opts.periods = PeriodSelection::Dates(
+    opts.settings.periods = PeriodSelection::Dates(
         chrono::NaiveDate::from_ymd_opt(2024, 2, 10).unwrap(),
         chrono::NaiveDate::from_ymd_opt(2024, 3, 5).unwrap(),
     );

@@ -11,13 +11,25 @@ use crate::generator::{Enrollment, EnrollmentSpec};
 /// The key the emulator accepts when none is given: printed at start, used by `demo`.
 pub const DEMO_KEY: &str = "costlake-demo-key-0000000000000000";
 
+/// The emulated Microsoft Entra tenant, and the service principal it knows: printed by
+/// `costlake emulate`, used by `demo`.
+pub const DEMO_TENANT: &str = "c0571a4e-0000-4000-8000-000000000001";
+pub const DEMO_CLIENT_ID: &str = "c0571a4e-0000-4000-8000-0000000000c1";
+pub const DEMO_CLIENT_SECRET: &str = "costlake-demo-secret-00000000000000";
+/// The workload identity token the tenant trusts, and App Service's identity header.
+pub const DEMO_FEDERATED_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6Y29zdGxha2UifQ.c2ln";
+pub const DEMO_IDENTITY_HEADER: &str = "costlake-demo-identity-header";
+
 /// Rows per usage page when not configured. The real page size is undocumented.
 pub const DEFAULT_PAGE_SIZE: usize = 5000;
 
 /// A fault the emulator can answer with instead of the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// 429 with `x-ms-ratelimit-microsoft.consumption-retry-after: 1`.
+    /// 429 with `x-ms-ratelimit-microsoft.consumption-retry-after: 1` (the EA API), or with
+    /// `Retry-After` and Cost Management's entity, tenant and client-type waits of 1, 2 and 3
+    /// times that (the management routes).
     RateLimited,
     /// 503 with `Retry-After: 1`.
     Unavailable,
@@ -27,6 +39,9 @@ pub enum Fault {
     DropConnection,
     /// The answer starts only after [`FaultConfig::slow`].
     Slow,
+    /// A report's download link answers as a SAS past its expiry does (403
+    /// `AuthenticationFailed`); scripted only, never drawn at random.
+    LinkExpired,
 }
 
 impl Fault {
@@ -45,6 +60,7 @@ impl Fault {
             "500" | "server-error" => Some(Fault::ServerError),
             "drop" | "drop-connection" => Some(Fault::DropConnection),
             "slow" => Some(Fault::Slow),
+            "expired" | "link-expired" => Some(Fault::LinkExpired),
             _ => None,
         }
     }
@@ -77,6 +93,50 @@ impl Default for FaultConfig {
     }
 }
 
+/// The Entra ID tenant and the Azure Resource Manager side: who may sign in, how long tokens
+/// and links last, and how long reports take.
+#[derive(Debug, Clone)]
+pub struct ArmConfig {
+    pub tenant: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The federated token (workload identity) the tenant accepts as an assertion.
+    pub federated_token: String,
+    /// App Service's `IDENTITY_HEADER`.
+    pub identity_header: String,
+    pub token_lifetime: Duration,
+    /// How far the service's clock runs ahead of the client's: a token stops being accepted
+    /// this long before the expiry it was issued with (tests the refresh on
+    /// `ExpiredAuthenticationToken`).
+    pub clock_ahead: Duration,
+    /// Polls answered 202 before a report is ready (the POST itself always answers 202).
+    pub report_polls: u32,
+    /// `Retry-After` of the 202s, in seconds.
+    pub poll_retry_after_secs: u64,
+    /// Rows per report blob.
+    pub blob_rows: u64,
+    /// How long report download links stay valid.
+    pub link_lifetime: Duration,
+}
+
+impl Default for ArmConfig {
+    fn default() -> Self {
+        ArmConfig {
+            tenant: DEMO_TENANT.into(),
+            client_id: DEMO_CLIENT_ID.into(),
+            client_secret: DEMO_CLIENT_SECRET.into(),
+            federated_token: DEMO_FEDERATED_TOKEN.into(),
+            identity_header: DEMO_IDENTITY_HEADER.into(),
+            token_lifetime: Duration::from_secs(3599),
+            clock_ahead: Duration::ZERO,
+            report_polls: 0,
+            poll_retry_after_secs: 1,
+            blob_rows: 100_000,
+            link_lifetime: Duration::from_secs(3600),
+        }
+    }
+}
+
 /// Everything that shapes the emulator.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
@@ -96,6 +156,7 @@ pub struct EmulatorConfig {
     pub next_link_base: Option<String>,
     /// The day data runs to; `None` for today (UTC).
     pub today: Option<NaiveDate>,
+    pub arm: ArmConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -112,6 +173,7 @@ impl Default for EmulatorConfig {
             empty_page_every: 0,
             next_link_base: None,
             today: None,
+            arm: ArmConfig::default(),
         }
     }
 }

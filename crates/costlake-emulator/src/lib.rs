@@ -9,6 +9,7 @@
 //! It depends on the `costlake` library (its schema and model); the library never depends on
 //! it. The CLI's `emulate` and `demo` use it, and so do the tests and benchmarks.
 
+mod arm;
 mod body;
 mod config;
 pub mod exports;
@@ -28,7 +29,10 @@ use axum::http::header;
 use axum::response::Response;
 use tokio::sync::oneshot;
 
-pub use config::{DEFAULT_PAGE_SIZE, DEMO_KEY, EmulatorConfig, Fault, FaultConfig};
+pub use config::{
+    ArmConfig, DEFAULT_PAGE_SIZE, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_FEDERATED_TOKEN,
+    DEMO_IDENTITY_HEADER, DEMO_KEY, DEMO_TENANT, EmulatorConfig, Fault, FaultConfig,
+};
 pub use costlake::model::PeriodId;
 pub use generator::{Enrollment, EnrollmentSpec};
 
@@ -40,6 +44,8 @@ pub struct RequestRecord {
     pub uri: String,
     /// Whether an `Authorization` header was present.
     pub had_authorization: bool,
+    /// When the request arrived.
+    pub at: std::time::Instant,
     pub if_none_match: Option<String>,
     pub status: u16,
 }
@@ -52,6 +58,7 @@ pub(crate) struct Shared {
     pub(crate) attempts: Mutex<HashMap<String, u32>>,
     pub(crate) scripted: Mutex<Vec<(String, Fault)>>,
     pub(crate) log: Mutex<Vec<RequestRecord>>,
+    pub(crate) arm: arm::State,
 }
 
 /// A running emulator bound to a loopback port.
@@ -76,6 +83,7 @@ impl Emulator {
             attempts: Mutex::default(),
             scripted: Mutex::default(),
             log: Mutex::default(),
+            arm: arm::State::default(),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -124,6 +132,18 @@ impl Emulator {
         }
     }
 
+    /// The environment a client needs to sign in to the emulated tenant with its service
+    /// principal and reach the emulated management host.
+    pub fn sign_in_env(&self) -> Vec<(&'static str, String)> {
+        let arm = &self.shared.config.arm;
+        vec![
+            ("AZURE_AUTHORITY_HOST", self.base_url()),
+            ("AZURE_TENANT_ID", arm.tenant.clone()),
+            ("AZURE_CLIENT_ID", arm.client_id.clone()),
+            ("AZURE_CLIENT_SECRET", arm.client_secret.clone()),
+        ]
+    }
+
     /// Every request served so far.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.log.lock().expect("log lock").clone()
@@ -147,18 +167,32 @@ impl Emulator {
     }
 }
 
+/// The largest request body read: token forms and report requests are a few hundred bytes.
+const MAX_REQUEST_BODY: usize = 1 << 20;
+
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let (parts, _body) = req.into_parts();
+    let at = std::time::Instant::now();
+    let (parts, body) = req.into_parts();
     let method = parts.method.to_string();
     let uri = parts.uri.to_string();
     let headers = parts.headers.clone();
-    let response = routes::route(&shared, &parts, &headers).await;
+    let response = match axum::body::to_bytes(body, MAX_REQUEST_BODY).await {
+        Ok(body) => match arm::route(&shared, &parts, &headers, &body).await {
+            Some(response) => response,
+            None => routes::route(&shared, &parts, &headers).await,
+        },
+        Err(_) => routes::error(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "The request body is too large.",
+        ),
+    };
     let mut log = shared.log.lock().expect("log lock");
     if log.len() < MAX_LOGGED_REQUESTS {
         log.push(RequestRecord {
             method,
             uri,
             had_authorization: headers.contains_key(header::AUTHORIZATION),
+            at,
             if_none_match: headers
                 .get(header::IF_NONE_MATCH)
                 .and_then(|v| v.to_str().ok())

@@ -303,7 +303,7 @@ fn date_range(params: &HashMap<String, String>) -> Result<(NaiveDate, NaiveDate)
 }
 
 /// Decides the fault for this request: a scripted one first, else a seeded draw.
-fn next_fault(shared: &Shared, uri: &str) -> Option<Fault> {
+pub(crate) fn next_fault(shared: &Shared, uri: &str) -> Option<Fault> {
     let lower = uri.to_ascii_lowercase();
     {
         let mut scripted = shared.scripted.lock().expect("fault lock");

@@ -47,7 +47,7 @@ pub(super) fn encode(
     }
 }
 
-fn push_csv_row<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
+pub(super) fn push_csv_row<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
     for (i, cell) in cells.enumerate() {
         if i > 0 {
             out.push(',');

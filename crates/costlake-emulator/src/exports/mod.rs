@@ -133,6 +133,64 @@ const PRICES: Export = Export {
     old_manifest: false,
 };
 
+/// A month's cost details as an ActualCost or AmortizedCost export (and the Cost Management
+/// API's cost details report) prints them: the usage rows, then the Marketplace charges, each
+/// row made on demand so that any slice of a large month costs only its own rows.
+pub struct CostRows<'a> {
+    e: &'a Enrollment,
+    period: &'a Period,
+    fields: Vec<&'static Field>,
+}
+
+impl<'a> CostRows<'a> {
+    pub fn new(e: &'a Enrollment, period: &'a Period) -> CostRows<'a> {
+        CostRows {
+            e,
+            period,
+            fields: Dataset::CostDetails
+                .fields()
+                .iter()
+                .filter(|f| f.derived_from.is_none())
+                .collect(),
+        }
+    }
+
+    pub fn headers(&self) -> Vec<&'static str> {
+        self.fields.iter().map(|f| header(f, &ACTUAL)).collect()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.e.usage_rows(self.period) + self.e.marketplace_rows(self.period)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `i`, its cells in header order.
+    pub fn row(&self, i: u64) -> Vec<String> {
+        let usage = self.e.usage_rows(self.period);
+        let charge = if i < usage {
+            Charge::Usage(self.e.usage_row(self.period, i))
+        } else {
+            Charge::Marketplace(self.e.marketplace_row(self.period, i - usage))
+        };
+        self.fields
+            .iter()
+            .map(|f| {
+                charge
+                    .value(self.e, self.period, f.col, false)
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
+/// Appends one CSV record, quoted where needed.
+pub(crate) fn push_csv_record<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
+    files::push_csv_row(out, cells)
+}
+
 /// The periods whose FOCUS export exists: the last two (older months come from the actual
 /// cost export only, as when an enrollment turned FOCUS on recently).
 pub fn focus_periods(e: &Enrollment) -> impl Iterator<Item = &Period> {

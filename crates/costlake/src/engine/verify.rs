@@ -1,6 +1,9 @@
 //! `costlake verify`: reconciles each synced period exactly: the sum of usage cost against the
 //! balance summary's totals, marketplace charges against the billed marketplace total, and the
 //! rows in the lake against the manifest; and counts usage rows priced off the price sheet.
+//! The charges come from the EA API's usage and marketplace tables where the lake has them for
+//! the period, else from actual cost details (the Cost Management API or exports: Marketplace
+//! rows by their `PublisherType`).
 
 use std::collections::BTreeMap;
 
@@ -52,14 +55,24 @@ pub async fn verify(session: &Session, tolerance: i128) -> Result<Vec<PeriodChec
         Dataset::MarketplaceCharges,
     );
     let (e, p) = (PARTITION_ENROLLMENT, PARTITION_BILLING_PERIOD);
+    let cd = Dataset::CostDetails;
     let sql = format!(
-        "WITH u AS (SELECT {e}, {p}, count(*) AS n, sum({cost}) AS cost FROM {usage} GROUP BY {e}, {p}), \
-              m AS (SELECT {e}, {p}, sum({ext}) AS cost FROM {market} GROUP BY {e}, {p}), \
+        "WITH ue AS (SELECT {e}, {p}, count(*) AS n, sum({cost}) AS cost FROM {usage} GROUP BY {e}, {p}), \
+              c AS (SELECT {account} AS {e}, {p}, count(*) AS n, \
+                    sum(CASE WHEN {publisher} = 'Marketplace' THEN 0 ELSE {cd_cost} END) AS cost, \
+                    sum(CASE WHEN {publisher} = 'Marketplace' THEN {cd_cost} ELSE 0 END) AS mcost \
+                    FROM {cost_details} WHERE {cost_type} = 'actual' GROUP BY {account}, {p}), \
+              conly AS (SELECT c.* FROM c LEFT JOIN ue ON ue.{e} = c.{e} AND ue.{p} = c.{p} WHERE ue.{e} IS NULL), \
+              u AS (SELECT {e}, {p}, n, cost, false AS from_cost_details FROM ue \
+                    UNION ALL SELECT {e}, {p}, n, cost, true FROM conly), \
+              m AS (SELECT {e}, {p}, sum({ext}) AS cost FROM {market} GROUP BY {e}, {p} \
+                    UNION ALL SELECT {e}, {p}, mcost FROM conly), \
               r AS (SELECT x.{e}, x.{p}, count(*) AS n FROM {usage} x JOIN {sheet} s \
                     ON s.{e} = x.{e} AND s.{p} = x.{p} AND s.{sheet_meter} = x.{meter} \
                     WHERE x.{rate} * {block}(s.{unit}) <> s.{price} GROUP BY x.{e}, x.{p}), \
               keys AS (SELECT {e}, {p} FROM u UNION SELECT {e}, {p} FROM {balance}) \
-         SELECT k.{e}, k.{p}, u.n, u.cost, b.{total}, b.{utilized} + b.{overage}, m.cost, b.{billed}, r.n \
+         SELECT k.{e}, k.{p}, u.n, u.cost, b.{total}, b.{utilized} + b.{overage}, m.cost, b.{billed}, r.n, \
+                u.from_cost_details \
          FROM keys k \
          LEFT JOIN u ON u.{e} = k.{e} AND u.{p} = k.{p} \
          LEFT JOIN {balance} b ON b.{e} = k.{e} AND b.{p} = k.{p} \
@@ -82,14 +95,31 @@ pub async fn verify(session: &Session, tolerance: i128) -> Result<Vec<PeriodChec
         utilized = b.column(Col::Utilized),
         overage = b.column(Col::TotalOverage),
         billed = b.column(Col::AzureMarketplaceServiceCharges),
+        cost_details = cd.name(),
+        account = crate::model::PARTITION_BILLING_ACCOUNT,
+        cost_type = crate::model::PARTITION_COST_TYPE,
+        publisher = cd.column(Col::PublisherType),
+        cd_cost = cd.column(Col::Cost),
     );
     let batches = session.ctx.sql(&sql).await?.collect().await?;
     let manifest = session.lake.manifest().await?;
-    let manifest_rows: BTreeMap<(String, String), u64> = manifest
+    // Rows per (source, account, period): usage details, or actual cost details.
+    let manifest_rows: BTreeMap<(bool, String, String), u64> = manifest
         .of(u)
-        .filter_map(|entry| {
+        .map(|entry| (false, entry))
+        .chain(
+            manifest
+                .of(cd)
+                .filter(|entry| entry.cost_type.as_deref() == Some("actual"))
+                .map(|entry| (true, entry)),
+        )
+        .filter_map(|(from_cost_details, entry)| {
             Some((
-                (entry.account.clone(), entry.billing_period.clone()?),
+                (
+                    from_cost_details,
+                    entry.account.clone(),
+                    entry.billing_period.clone()?,
+                ),
                 entry.rows,
             ))
         })
@@ -125,8 +155,16 @@ pub async fn verify(session: &Session, tolerance: i128) -> Result<Vec<PeriodChec
                 rate_mismatches: count(8),
                 problems: Vec::new(),
             };
+            let from_cost_details = {
+                let a = batch.column(9).as_boolean();
+                a.is_valid(r) && a.value(r)
+            };
             check.manifest_rows = manifest_rows
-                .get(&(check.enrollment.clone(), check.period.clone()))
+                .get(&(
+                    from_cost_details,
+                    check.enrollment.clone(),
+                    check.period.clone(),
+                ))
                 .copied();
             let mut compare = |what: &str, lake: i128, billed: Option<i128>| match billed {
                 None => check

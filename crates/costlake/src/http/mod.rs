@@ -4,14 +4,16 @@
 //! under the one retry policy in [`retry`].
 
 mod auth;
+pub mod entra;
 pub mod retry;
 
 use bytes::Bytes;
 use futures::Stream;
-use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH};
-use reqwest::{StatusCode, Url};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH};
+use reqwest::{Method, StatusCode, Url};
 
 pub use auth::{ApiKey, Auth};
+pub use entra::{EntraCredential, Secret};
 pub use retry::{Backoff, Failure, RetryConfig};
 
 /// How much a server may send, and how slowly: the bounds that keep a lying or broken server
@@ -48,12 +50,15 @@ impl Default for Limits {
 pub enum HttpError {
     #[error("{0}")]
     Config(String),
-    #[error("the credential was refused (401) for {url}: {message}. {hint}")]
+    #[error("the credential was refused ({status}) for {url}: {message}. {hint}")]
     Unauthorized {
         url: String,
+        status: u16,
         message: String,
         hint: String,
     },
+    #[error("signing in with {who} failed: {why}")]
+    SignIn { who: String, why: String },
     #[error("the API rejected the request (400) {url}: {message}")]
     BadRequest { url: String, message: String },
     #[error("the API has no such report (404) {url}: {message}")]
@@ -93,7 +98,24 @@ impl HttpError {
     /// Whether the failure is about the credential (then every other request will fail the
     /// same way).
     pub fn is_auth(&self) -> bool {
-        matches!(self, HttpError::Unauthorized { .. })
+        matches!(
+            self,
+            HttpError::Unauthorized { .. } | HttpError::SignIn { .. }
+        )
+    }
+}
+
+/// A whole answer: its status (a 2xx), headers and body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// A header's text, if present and readable.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -203,12 +225,20 @@ impl Client {
                 "the API sent a nextLink that is not a URL ({e}): {link}"
             ))
         })?;
-        self.ensure_api_host(&url)?;
+        self.ensure_allowed(&url)?;
         Ok(url)
     }
 
     /// The one check that keeps the credential on the API host: same scheme, host and port.
-    fn ensure_api_host(&self, url: &Url) -> Result<(), HttpError> {
+    /// A client with no credential (SAS links) may go to any host, over https or to loopback.
+    fn ensure_allowed(&self, url: &Url) -> Result<(), HttpError> {
+        if matches!(self.auth, Auth::Anonymous) {
+            return match url.scheme() {
+                "https" => Ok(()),
+                "http" if is_loopback(url) => Ok(()),
+                _ => Err(HttpError::Insecure(redact_query(url))),
+            };
+        }
         if origin(url) != origin(&self.base) {
             return Err(HttpError::ForeignLink {
                 link: redact_query(url),
@@ -296,20 +326,80 @@ impl Client {
         Backoff::new(&self.retry, url)
     }
 
-    /// One attempt: the response once its status is a success, or how it failed.
+    /// Sends `method` to `url` (with a JSON `body` for a POST) and reads the whole answer,
+    /// retrying what is worth retrying; any 2xx is handed back with its headers (a 202's
+    /// `Location` and `Retry-After` are the caller's to follow).
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        retries: &mut u32,
+    ) -> Result<Reply, HttpError> {
+        let body = body.map(|b| Bytes::from(b.to_string()));
+        let mut backoff = Backoff::new(&self.retry, url);
+        loop {
+            let failure = match self
+                .attempt(method.clone(), url, None, body.clone())
+                .await?
+            {
+                Ok(Answer::NotModified) => Failure::Retry {
+                    reason: "304 Not Modified to a request that sent no ETag".into(),
+                    server_wait: None,
+                },
+                Ok(Answer::Body { body: resp, .. }) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    match self.read_whole(url, resp).await? {
+                        Ok(body) => {
+                            return Ok(Reply {
+                                status,
+                                headers,
+                                body,
+                            });
+                        }
+                        Err(e) => Failure::Retry {
+                            reason: format!("the answer broke off: {}", error_chain(&e)),
+                            server_wait: None,
+                        },
+                    }
+                }
+                Err(failure) => failure,
+            };
+            backoff.after(failure, retries).await?;
+        }
+    }
+
+    /// One GET attempt.
     async fn get(
         &self,
         url: &Url,
         etag: Option<&str>,
     ) -> Result<Result<Answer<reqwest::Response>, Failure>, HttpError> {
-        self.ensure_api_host(url)?;
-        let mut req = self
-            .http
-            .get(url.clone())
-            .header(AUTHORIZATION, self.auth.header())
-            .header(ACCEPT, "application/json");
+        self.attempt(Method::GET, url, etag, None).await
+    }
+
+    /// One attempt: the response once its status is a success, or how it failed.
+    async fn attempt(
+        &self,
+        method: Method,
+        url: &Url,
+        etag: Option<&str>,
+        body: Option<Bytes>,
+    ) -> Result<Result<Answer<reqwest::Response>, Failure>, HttpError> {
+        self.ensure_allowed(url)?;
+        let mut req = self.http.request(method, url.clone());
+        if let Some(value) = self.auth.header().await? {
+            req = req.header(AUTHORIZATION, value);
+        }
+        if !matches!(self.auth, Auth::Anonymous) {
+            req = req.header(ACCEPT, "application/json");
+        }
         if let Some(tag) = etag {
             req = req.header(IF_NONE_MATCH, tag);
+        }
+        if let Some(body) = body {
+            req = req.header(CONTENT_TYPE, "application/json").body(body);
         }
         Ok(match req.send().await {
             Ok(resp) if resp.status() == StatusCode::NOT_MODIFIED => Ok(Answer::NotModified),
@@ -321,13 +411,9 @@ impl Client {
                     .map(str::to_string);
                 Ok(Answer::Body { body: resp, etag })
             }
-            Ok(resp) => Err(retry::classify(
-                url,
-                resp,
-                self.auth.when_refused(),
-                self.limits.max_error_body,
-            )
-            .await),
+            Ok(resp) => {
+                Err(retry::classify(url, resp, &self.auth, self.limits.max_error_body).await)
+            }
             Err(e) => Err(Failure::Retry {
                 reason: error_chain(&e),
                 server_wait: None,

@@ -11,14 +11,35 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use super::{HttpError, redact_query};
 
-/// The retry-after headers the Azure billing APIs send with a 429, most specific first.
-pub const RATE_LIMIT_RETRY_AFTER: &[&str] = &[
-    "x-ms-ratelimit-microsoft.consumption-retry-after",
-    "x-ms-ratelimit-microsoft.costmanagement-entity-retry-after",
-    "x-ms-ratelimit-microsoft.costmanagement-tenant-retry-after",
-    "x-ms-ratelimit-microsoft.costmanagement-client-retry-after",
-    "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after",
-];
+/// Whether a header is one of the rate-limit waits the Azure billing APIs send with a 429:
+/// `x-ms-ratelimit-microsoft.consumption-retry-after` and the Cost Management family
+/// (`…costmanagement-entity-`, `-tenant-`, `-clienttype-`, `-qpu-retry-after`), matched by
+/// shape so that a bucket added later is honoured too.
+fn is_rate_limit_wait(name: &str) -> bool {
+    name.starts_with("x-ms-ratelimit-") && name.ends_with("retry-after")
+}
+
+/// The longest wait the answer asks for: `Retry-After` (seconds or an HTTP date) and every
+/// rate-limit header; several buckets may be exhausted at once and only the largest wait
+/// clears them all.
+pub fn server_wait(headers: &HeaderMap) -> Option<Duration> {
+    let retry_after = headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            header_value_secs(v).or_else(|| {
+                let at = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
+                let secs = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds();
+                Some(Duration::from_millis(secs.max(0) as u64))
+            })
+        });
+    headers
+        .iter()
+        .filter(|(name, _)| is_rate_limit_wait(name.as_str()))
+        .filter_map(|(_, v)| header_value_secs(v.to_str().ok()?))
+        .chain(retry_after)
+        .max()
+}
 
 /// What is retried, how often and how long for.
 ///
@@ -155,11 +176,11 @@ fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn header_secs(headers: &HeaderMap, name: &str) -> Option<Duration> {
-    let v = headers.get(name)?.to_str().ok()?.trim();
-    v.parse::<f64>()
+fn header_value_secs(v: &str) -> Option<Duration> {
+    v.trim()
+        .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
 }
 
@@ -168,7 +189,7 @@ fn header_secs(headers: &HeaderMap, name: &str) -> Option<Duration> {
 pub(super) async fn classify(
     url: &Url,
     mut resp: reqwest::Response,
-    when_refused: &str,
+    auth: &super::Auth,
     max_body: usize,
 ) -> Failure {
     let status = resp.status();
@@ -183,28 +204,36 @@ pub(super) async fn classify(
     }
     raw.truncate(max_body);
     let body = String::from_utf8_lossy(&raw);
-    let message = error_message(&body);
+    let (code, message) = error_message(&body);
     let url = redact_query(url);
     match status.as_u16() {
         429 => Failure::Retry {
             reason: "throttled (429)".into(),
-            server_wait: RATE_LIMIT_RETRY_AFTER
-                .iter()
-                .chain([&RETRY_AFTER.as_str()])
-                .find_map(|h| header_secs(&headers, h)),
+            server_wait: server_wait(&headers),
         },
         503 => Failure::Retry {
             reason: "service unavailable (503)".into(),
-            server_wait: header_secs(&headers, RETRY_AFTER.as_str()),
+            server_wait: server_wait(&headers),
         },
+        // A token that expired in flight (or by a clock apart): one new token, then again.
+        401 if code == "ExpiredAuthenticationToken"
+            && let super::Auth::Entra(cred) = auth =>
+        {
+            cred.invalidate().await;
+            Failure::Retry {
+                reason: "the token expired; signing in again".into(),
+                server_wait: Some(Duration::ZERO),
+            }
+        }
         408 | 500 | 502 | 504 => Failure::Retry {
             reason: format!("server error ({}): {message}", status.as_u16()),
             server_wait: None,
         },
         401 | 403 => Failure::Fail(HttpError::Unauthorized {
             url,
+            status: status.as_u16(),
+            hint: auth.when_refused(&code, &message),
             message,
-            hint: when_refused.to_string(),
         }),
         400 => Failure::Fail(HttpError::BadRequest { url, message }),
         404 => Failure::Fail(HttpError::NotFound { url, message }),
@@ -216,20 +245,30 @@ pub(super) async fn classify(
     }
 }
 
-/// The message of an Azure error body `{"error":{"code":…,"message":…}}`, else the body's
-/// start.
-fn error_message(body: &str) -> String {
+/// The code and message of an Azure error body `{"error":{"code":…,"message":…}}` (a storage
+/// service's XML `<Code>` too), else no code and the body's start.
+fn error_message(body: &str) -> (String, String) {
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
         && let Some(m) = v.pointer("/error/message").and_then(|m| m.as_str())
     {
-        return m.to_string();
+        let code = v
+            .pointer("/error/code")
+            .and_then(|c| c.as_str())
+            .unwrap_or("");
+        return (code.to_string(), m.to_string());
     }
+    let xml_code = body
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code.trim().to_string())
+        .unwrap_or_default();
     let text: String = body.chars().take(200).collect();
-    if text.trim().is_empty() {
+    let message = if text.trim().is_empty() {
         "no details given".into()
     } else {
         text.trim().to_string()
-    }
+    };
+    (xml_code, message)
 }
 
 #[cfg(test)]
@@ -250,9 +289,42 @@ mod tests {
     fn error_bodies_are_read() {
         assert_eq!(
             error_message(r#"{"error":{"code":"401","message":"nope"}}"#),
-            "nope"
+            ("401".into(), "nope".into())
         );
-        assert_eq!(error_message(""), "no details given");
+        assert_eq!(error_message("").1, "no details given");
+        assert_eq!(
+            error_message(
+                "<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed</Code></Error>"
+            )
+            .0,
+            "AuthenticationFailed"
+        );
+    }
+
+    #[test]
+    fn the_largest_of_disagreeing_waits_is_taken() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "2".parse().unwrap());
+        h.insert(
+            "x-ms-ratelimit-microsoft.costmanagement-entity-retry-after",
+            "7".parse().unwrap(),
+        );
+        h.insert(
+            "x-ms-ratelimit-microsoft.costmanagement-clienttype-retry-after",
+            "31".parse().unwrap(),
+        );
+        h.insert(
+            "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after",
+            "oops".parse().unwrap(),
+        );
+        assert_eq!(server_wait(&h), Some(Duration::from_secs(31)));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(server_wait(&h), Some(Duration::ZERO));
+        assert_eq!(server_wait(&HeaderMap::new()), None);
     }
 
     #[tokio::test]

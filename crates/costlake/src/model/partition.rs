@@ -93,13 +93,27 @@ pub enum Provenance {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         data_version: Option<String>,
     },
+    /// An answer of the Cost Management or Consumption API (Azure Resource Manager).
+    CostManagement {
+        /// The report operation's id, for cost details.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation: Option<String>,
+        /// The `api-version` the data came in.
+        api_version: String,
+        /// Whether the month was closed (settled) when fetched.
+        closed: bool,
+    },
 }
 
 impl Provenance {
-    /// Whether the data is final: a closed period of the EA API. Export runs never are (a
-    /// later run may restate a month).
+    /// Whether the data is final: a closed period of the EA API or the Cost Management API.
+    /// Export runs never are (a later run may restate a month).
     pub fn closed(&self) -> bool {
-        matches!(self, Provenance::EaApi { closed: true, .. })
+        matches!(
+            self,
+            Provenance::EaApi { closed: true, .. }
+                | Provenance::CostManagement { closed: true, .. }
+        )
     }
 
     /// One phrase for messages: which answer or run the partition holds.
@@ -120,6 +134,14 @@ impl Provenance {
                 "run {run_id} of export '{export_name}' (submitted {})",
                 submitted.format("%Y-%m-%d %H:%M:%S UTC")
             ),
+            Provenance::CostManagement {
+                operation,
+                api_version,
+                ..
+            } => match operation {
+                Some(op) => format!("Cost Management report {op} (api-version {api_version})"),
+                None => format!("Cost Management API answer (api-version {api_version})"),
+            },
         }
     }
 }

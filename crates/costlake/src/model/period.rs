@@ -96,6 +96,15 @@ impl PeriodSelection {
         }
     }
 
+    /// The earliest period asked for by name, if any.
+    pub fn first(&self) -> Option<PeriodId> {
+        match *self {
+            PeriodSelection::All => None,
+            PeriodSelection::Range(a, _) | PeriodSelection::Since(a) => Some(a),
+            PeriodSelection::Dates(a, _) => Some(PeriodId::of_date(a)),
+        }
+    }
+
     pub fn includes(&self, p: PeriodId) -> bool {
         match *self {
             PeriodSelection::All => true,

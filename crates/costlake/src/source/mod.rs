@@ -5,10 +5,13 @@
 //! one publish path, [`Lake::publish`]. A failed unit loses nothing already in the lake and does
 //! not stop the others.
 //!
-//! The sources: [`ea_api`] (the EA Reporting API, `costlake sync`) and [`exports`] (Cost
-//! Management exports, `costlake ingest`). A new source is a new folder here with a type that
+//! The sources: [`ea_api`] (the EA Reporting API, `costlake sync --enrollment`),
+//! [`cost_management`] (the Cost Management and Consumption APIs signed in with Entra ID,
+//! `costlake sync --billing-account`) and [`exports`] (Cost Management exports, `costlake
+//! ingest`). A new source is a new folder here with a type that
 //! implements [`Source`], and a command in the CLI that runs it; nothing else changes.
 
+pub mod cost_management;
 pub mod ea_api;
 pub mod exports;
 mod report;
@@ -20,6 +23,39 @@ use crate::model::{PartitionKey, Provenance};
 
 pub use report::{Outcome, RunReport, UnitReport};
 pub use runner::run;
+
+/// What every API sync is asked besides where and as whom: the lake, which periods and
+/// datasets, how many units at once, when a period counts as closed, and the HTTP policy.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    pub lake: String,
+    pub periods: crate::model::PeriodSelection,
+    pub datasets: Vec<crate::model::Dataset>,
+    /// Units fetched at once.
+    pub jobs: usize,
+    /// Fetch closed periods again too.
+    pub refresh: bool,
+    /// A period is closed once its end is this far in the past.
+    pub settle: chrono::Duration,
+    pub retry: crate::http::RetryConfig,
+    pub limits: crate::http::Limits,
+}
+
+impl SyncSettings {
+    /// Every period, four units at once, closed 30 days after the end, the default HTTP policy.
+    pub fn new(lake: impl Into<String>, datasets: Vec<crate::model::Dataset>) -> SyncSettings {
+        SyncSettings {
+            lake: lake.into(),
+            periods: crate::model::PeriodSelection::All,
+            datasets,
+            jobs: 4,
+            refresh: false,
+            settle: chrono::Duration::days(30),
+            retry: crate::http::RetryConfig::default(),
+            limits: crate::http::Limits::default(),
+        }
+    }
+}
 
 /// A unit's failure: any error, shown to the user as its message.
 pub type UnitError = Box<dyn std::error::Error + Send + Sync>;

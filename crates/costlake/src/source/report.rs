@@ -35,6 +35,19 @@ pub struct UnitReport {
     pub elapsed: Duration,
 }
 
+impl UnitReport {
+    /// A closed partition the lake holds, skipped without a request.
+    pub fn skipped(key: PartitionKey, held: &crate::model::Provenance) -> UnitReport {
+        UnitReport {
+            key,
+            outcome: Outcome::Skipped,
+            origin: Some(held.describe()),
+            retries: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RunReport {
     /// How many things the source listed, and what they are ("runs"), where it counts them.

@@ -282,7 +282,7 @@ pub(super) async fn single(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Resul
 /// Writes a small answer (an object, or an array of objects) as the partition. The values go
 /// straight from the JSON text to the decoder: never through a parsed tree, whose numbers
 /// would be f64.
-pub(super) async fn write_rows(
+pub(in crate::source) async fn write_rows(
     ctx: &UnitContext<'_>,
     body: &[u8],
 ) -> Result<(Written, u64), UnitError> {

@@ -4,7 +4,7 @@
 //! ones are asked again with their ETag, and a 304 keeps what the lake has.
 
 mod endpoints;
-mod fetch;
+pub(in crate::source) mod fetch;
 mod periods;
 
 use bytes::Bytes;
@@ -13,9 +13,11 @@ use chrono::{NaiveDate, Utc};
 pub use endpoints::{DEFAULT_API_BASE, ENDPOINTS, Endpoint, Matched, Scope, Shape};
 use periods::{ListedPeriod, parse_period_list};
 
-use super::{Fetched, Observer, Plan, RunReport, Source, SourceError, UnitContext, UnitError};
-use super::{Outcome, UnitReport};
-use crate::http::{Answer, ApiKey, Auth, Client, Limits, RetryConfig};
+use super::UnitReport;
+use super::{
+    Fetched, Observer, Plan, RunReport, Source, SourceError, SyncSettings, UnitContext, UnitError,
+};
+use crate::http::{Answer, ApiKey, Auth, Client};
 use crate::lake::{Lake, Manifest};
 use crate::model::{Dataset, PartitionKey, PeriodId, PeriodSelection, Provenance};
 use crate::schema::ApiVersion;
@@ -31,24 +33,14 @@ pub struct SyncOptions {
     pub enrollment: u64,
     pub api_base: String,
     pub key: ApiKey,
-    pub lake: String,
-    pub periods: PeriodSelection,
-    pub datasets: Vec<Dataset>,
-    /// Units fetched at once.
-    pub jobs: usize,
-    /// Fetch closed periods again too.
-    pub refresh: bool,
-    /// A period is closed once its end is this far in the past.
-    pub settle: chrono::Duration,
-    pub retry: RetryConfig,
-    pub limits: Limits,
+    pub settings: SyncSettings,
 }
 
-/// Syncs the lake at `opts.lake` from the EA Reporting API.
+/// Syncs the lake of `opts.settings` from the EA Reporting API.
 pub async fn sync(opts: &SyncOptions, observer: &dyn Observer) -> Result<RunReport, SourceError> {
     let source = EaApi::new(opts)?;
-    let lake = Lake::open(&opts.lake, true).await?;
-    super::run(&source, &lake, opts.jobs, observer).await
+    let lake = Lake::open(&opts.settings.lake, true).await?;
+    super::run(&source, &lake, opts.settings.jobs, observer).await
 }
 
 /// The EA Reporting API as a source.
@@ -83,18 +75,19 @@ pub enum Unit {
 
 impl EaApi {
     pub fn new(opts: &SyncOptions) -> Result<EaApi, SourceError> {
+        let settings = &opts.settings;
         Ok(EaApi {
             client: Client::new(
                 &opts.api_base,
                 Auth::EaApiKey(opts.key.clone()),
-                opts.retry.clone(),
-                opts.limits.clone(),
+                settings.retry.clone(),
+                settings.limits.clone(),
             )?,
             enrollment: opts.enrollment,
-            periods: opts.periods.clone(),
-            datasets: opts.datasets.clone(),
-            refresh: opts.refresh,
-            settle: opts.settle,
+            periods: settings.periods.clone(),
+            datasets: settings.datasets.clone(),
+            refresh: settings.refresh,
+            settle: settings.settle,
         })
     }
 
@@ -181,14 +174,10 @@ impl Source for EaApi {
                 }
                 let key = self.key(dataset, Some(period.id));
                 let previous = manifest.get(&key).map(|e| e.provenance.clone());
-                if previous.as_ref().is_some_and(Provenance::closed) && !self.refresh {
-                    plan.skipped.push(UnitReport {
-                        key,
-                        outcome: Outcome::Skipped,
-                        origin: previous.map(|p| p.describe()),
-                        retries: 0,
-                        elapsed: std::time::Duration::ZERO,
-                    });
+                if let Some(held) = previous.as_ref().filter(|p| p.closed())
+                    && !self.refresh
+                {
+                    plan.skipped.push(UnitReport::skipped(key, held));
                     continue;
                 }
                 let dates = match self.periods {

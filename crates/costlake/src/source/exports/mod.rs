@@ -4,7 +4,7 @@
 //! complete run with rows, read part by part (`csv`, `parquet`) through the one header table
 //! in `schema`.
 
-mod csv;
+pub(crate) mod csv;
 mod legacy;
 mod manifest;
 mod parquet;
@@ -33,6 +33,9 @@ pub enum ExportError {
     List { location: String, message: String },
     #[error("{file}: {message}")]
     File { file: String, message: String },
+    /// The file could not be read to its end (a connection dropped, a store error).
+    #[error("{file}: {message}")]
+    Io { file: String, message: String },
     #[error("{file}: {source}")]
     Decode { file: String, source: DecodeError },
 }
