@@ -22,7 +22,7 @@ fn the_demo_runs_the_whole_loop_and_reuses_its_lake() {
     let (first, _) = run();
     for needle in [
         "Signing in to the emulated Microsoft Entra tenant",
-        "sync --billing-account: 6 months found; 18 fetched",
+        "sync --billing-account: 6 months found; 24 fetched",
         "cost_details             12 partitions",
         "sync: 18 fetched",
         "usage_details             6 partitions          9,000 rows",
@@ -78,7 +78,7 @@ fn the_demo_runs_the_whole_loop_and_reuses_its_lake() {
         .find(|l| l.starts_with("sync --billing-account:"))
         .unwrap();
     let count = |what: &str| count_in(line, what);
-    assert_eq!(count(" fetched") + count(" skipped"), 18, "{line}");
-    assert!(count(" skipped") >= 9, "{line}");
+    assert_eq!(count(" fetched") + count(" skipped"), 24, "{line}");
+    assert!(count(" skipped") >= 12, "{line}");
     assert_eq!(count(" failed"), 0, "{line}");
 }

@@ -324,7 +324,7 @@ async fn a_next_link_to_another_host_never_gets_the_key() {
             .all(|u| u.key.dataset == Dataset::UsageDetails)
     );
     assert!(
-        report.summary().contains("refusing to follow nextLink"),
+        report.summary().contains("refusing to follow the link"),
         "{}",
         report.summary()
     );

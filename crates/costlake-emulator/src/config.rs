@@ -151,8 +151,9 @@ pub struct EmulatorConfig {
     pub faults: FaultConfig,
     /// Serve an empty page before every n-th usage page (0: never); the real service was seen to.
     pub empty_page_every: u32,
-    /// Put this scheme://host:port in `nextLink`s instead of the request's own host (tests
-    /// use it to check that clients do not follow links to other hosts).
+    /// Put this scheme://host:port in `nextLink`s and in the `Location` of cost details reports
+    /// instead of the request's own host (tests use it to check that clients do not follow
+    /// links to other hosts).
     pub next_link_base: Option<String>,
     /// The day data runs to; `None` for today (UTC).
     pub today: Option<NaiveDate>,

@@ -1,14 +1,17 @@
 //! The Azure side that replaced the EA Reporting API, on the emulator's port: Microsoft Entra
 //! ID sign-in (`login`: the token endpoint, the instance metadata service, App Service's
 //! identity endpoint) and the Azure Resource Manager routes costlake reads (`reports`: the
-//! billing account, cost details reports with their polling and SAS-linked blobs, balances),
+//! billing account, cost details reports with their polling and SAS-linked blobs, balances;
+//! `prices`: the price sheet download; `storage`: the SAS links),
 //! each with ARM's front door: `api-version` checked, bearer tokens checked (missing, unknown,
 //! expired, a billing account the principal has no role on), request ids on every answer, and
 //! the same faults as the EA API with Cost Management's throttling headers. All of it serves
 //! the one synthetic enrollment, so its totals equal the EA API's and the export trees'.
 
 mod login;
+mod prices;
 mod reports;
+mod storage;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,6 +31,7 @@ use crate::config::Fault;
 pub(crate) struct State {
     tokens: Mutex<HashMap<String, Instant>>,
     reports: Mutex<HashMap<String, reports::Operation>>,
+    sheets: Mutex<HashMap<String, prices::Download>>,
     next_id: Mutex<u64>,
 }
 
@@ -53,6 +57,9 @@ pub(crate) async fn route(
         [_tenant, "oauth2", "v2.0", "token"] => login::token(shared, req, &segments, body),
         ["metadata", "identity", "oauth2", "token"] => login::imds(shared, headers, &params),
         ["msi", "token"] => login::app_service(shared, headers, &params),
+        ["blobs", blob, ..] if blob.starts_with("pricesheet-") => {
+            prices::zip(shared, headers, blob, &params)
+        }
         ["blobs", ..] => reports::blob(shared, headers, &segments, &params).await,
         ["providers", "microsoft.billing", ..] => {
             let mut r = management(shared, req, headers, &segments, &params, body).await;
@@ -162,10 +169,16 @@ async fn management(
     let operation = rest
         .strip_prefix(&format!("{}/", route(routes::COST_DETAILS_OPERATION)))
         .filter(|id| !id.is_empty() && !id.contains('/'));
-    let period = rest
-        .strip_prefix(&format!("{}/", route(routes::BILLING_PERIODS)))
-        .and_then(|r| r.strip_suffix(&format!("/{}", route(routes::BALANCES))))
-        .filter(|p| !p.contains('/'));
+    let in_period = |what: &str| {
+        rest.strip_prefix(&format!("{}/", route(routes::BILLING_PERIODS)))
+            .and_then(|r| r.strip_suffix(&format!("/{}", route(what))))
+            .filter(|p| !p.contains('/'))
+    };
+    let period = in_period(routes::BALANCES);
+    let sheet_period = in_period(routes::PRICE_SHEET_DOWNLOAD);
+    let download = rest
+        .strip_prefix(&format!("{}/", route(routes::OPERATION_RESULTS)))
+        .filter(|id| !id.is_empty() && !id.contains('/'));
     match (req.method.clone(), operation, period) {
         (Method::GET, ..) if rest.is_empty() => reports::billing_account(shared),
         (Method::POST, ..) if rest == route(routes::GENERATE_COST_DETAILS) => {
@@ -173,6 +186,12 @@ async fn management(
         }
         (Method::GET, Some(id), _) => reports::operation(shared, headers, id, account).await,
         (Method::GET, _, Some(period)) => reports::balance(shared, period),
+        (Method::POST, ..) if sheet_period.is_some() => {
+            prices::download(shared, headers, account, sheet_period.expect("matched"))
+        }
+        (Method::GET, ..) if download.is_some() => {
+            prices::operation(shared, headers, download.expect("matched"))
+        }
         _ => arm_error(
             StatusCode::NOT_FOUND,
             "ResourceNotFound",

@@ -7,7 +7,7 @@
 //! actual cost and only on the first of amortized cost, to exercise both shapes).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -19,11 +19,11 @@ use costlake::model::decimal::format_api;
 use costlake::source::cost_management::routes;
 use futures::StreamExt;
 
-use super::arm_error;
+use super::{arm_error, storage};
 use crate::Shared;
 use crate::config::Fault;
 use crate::exports::{CostRows, push_csv_record};
-use crate::generator::{COST_SCALE, guid, hash};
+use crate::generator::{COST_SCALE, guid};
 use crate::routes::req_host;
 
 /// A report asked for.
@@ -160,9 +160,14 @@ pub(super) fn generate(
 
 /// A 202 pointing at the operation.
 fn accepted(shared: &Shared, headers: &HeaderMap, account: &str, id: &str) -> Response {
+    // A test may point the Location at another host, which a client must not follow.
+    let base = shared
+        .config
+        .next_link_base
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", req_host(headers)));
     let location = format!(
-        "http://{}/providers/Microsoft.Billing/billingAccounts/{account}/{}/{id}?api-version=2023-11-01",
-        req_host(headers),
+        "{base}/providers/Microsoft.Billing/billingAccounts/{account}/{}/{id}?api-version=2023-11-01",
         routes::COST_DETAILS_OPERATION
     );
     let mut r = StatusCode::ACCEPTED.into_response();
@@ -234,10 +239,6 @@ pub(super) async fn operation(
         .blobs
         .get_or_insert_with(|| measure_blobs(shared, index, amortized));
     let expires = SystemTime::now() + op.expires.saturating_duration_since(Instant::now());
-    let se = expires
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
     // Seven fractional digits, as the service writes them.
     let till = chrono::DateTime::<chrono::Utc>::from(expires);
     let valid_till = format!(
@@ -251,7 +252,7 @@ pub(super) async fn operation(
         .enumerate()
         .map(|(b, (_, size))| {
             serde_json::json!({
-                "blobLink": format!("http://{host}/blobs/{name}/{b}?sv=2023-11-03&se={se}&sr=b&sp=r&sig={:016x}", signature(shared, &name, b as u64, se)),
+                "blobLink": storage::link(shared, &host, &name, b as u64, expires),
                 "byteCount": size,
             })
         })
@@ -297,11 +298,6 @@ fn measure_blobs(
         .collect()
 }
 
-fn signature(shared: &Shared, id: &str, blob: u64, se: u64) -> u64 {
-    let id_hash = id.bytes().fold(0u64, |a, b| a.rotate_left(5) ^ b as u64);
-    hash(&[shared.config.seed, 0x5A5, id_hash, blob, se])
-}
-
 /// A blob's CSV in chunks of rows: a byte order mark on the report's first blob, the header
 /// on every blob of actual cost and on the first of amortized cost.
 fn blob_chunks<'a>(
@@ -341,58 +337,21 @@ pub(super) async fn blob(
     segments: &[&str],
     params: &HashMap<String, String>,
 ) -> Response {
-    let storage_error = |code: &str, detail: &str| {
-        let body = format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.\nRequestId:00000000-0000-0000-0000-000000000000\nTime:2026-01-01T00:00:00.0000000Z</Message><AuthenticationErrorDetail>{detail}</AuthenticationErrorDetail></Error>"
-        );
-        let mut r = (
-            StatusCode::FORBIDDEN,
-            [(header::CONTENT_TYPE, "application/xml")],
-            body,
-        )
-            .into_response();
-        r.headers_mut().insert(
-            "x-ms-error-code",
-            HeaderValue::from_str(code).expect("code"),
-        );
-        r
+    let Some(n) = segments.get(2).and_then(|n| n.parse::<u64>().ok()) else {
+        return storage::error("ResourceNotFound", "The specified blob does not exist.");
     };
-    let (Some(id), Some(n)) = (
-        segments.get(1),
-        segments.get(2).and_then(|n| n.parse::<u64>().ok()),
-    ) else {
-        return storage_error("ResourceNotFound", "The specified blob does not exist.");
+    let id = segments.get(1).copied().unwrap_or("");
+    let fault = match storage::check_link(shared, headers, id, n, params) {
+        Ok(fault) => fault,
+        Err(refused) => return *refused,
     };
-    let se: u64 = params.get("se").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let sig = params.get("sig").map(String::as_str).unwrap_or("");
-    if sig != format!("{:016x}", signature(shared, id, n, se)) {
-        return storage_error("AuthenticationFailed", "Signature did not match.");
-    }
-    if headers.contains_key(header::AUTHORIZATION) {
-        // A SAS request must not carry another credential; the storage service refuses it.
-        return storage_error(
-            "AuthenticationFailed",
-            "A SAS request may not carry an Authorization header.",
-        );
-    }
-    let fault = crate::routes::next_fault(shared, &format!("/blobs/{id}/{n}"));
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    if fault == Some(Fault::LinkExpired) || now >= se {
-        return storage_error(
-            "AuthenticationFailed",
-            "Signature not valid in the specified time frame: Start [] - Expiry [] - Current []",
-        );
-    }
     let (index, amortized, range, size) = {
         let reports = shared.arm.reports.lock().expect("report lock");
-        let Some(op) = reports.get(*id) else {
-            return storage_error("BlobNotFound", "The specified blob does not exist.");
+        let Some(op) = reports.get(id) else {
+            return storage::error("BlobNotFound", "The specified blob does not exist.");
         };
         let Some((range, size)) = op.blobs.as_ref().and_then(|b| b.get(n as usize)).cloned() else {
-            return storage_error("BlobNotFound", "The specified blob does not exist.");
+            return storage::error("BlobNotFound", "The specified blob does not exist.");
         };
         (
             op.period.expect("a report with blobs has a period"),

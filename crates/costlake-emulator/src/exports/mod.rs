@@ -186,6 +186,31 @@ impl<'a> CostRows<'a> {
     }
 }
 
+/// Some meters of a month's price sheet as the price sheet export (and the Cost Management
+/// price sheet download) prints them: CSV with its header, after a byte order mark if `bom`.
+pub fn price_sheet_csv<'a>(
+    e: &Enrollment,
+    period: &Period,
+    meters: impl Iterator<Item = &'a crate::generator::Meter>,
+    bom: bool,
+) -> String {
+    let fields: Vec<&Field> = Dataset::ExportPriceSheet
+        .fields()
+        .iter()
+        .filter(|f| f.derived_from.is_none())
+        .collect();
+    let mut out = String::from(if bom { "\u{feff}" } else { "" });
+    files::push_csv_row(&mut out, fields.iter().map(|f| header(f, &PRICES)));
+    for m in meters {
+        let cells: Vec<String> = fields
+            .iter()
+            .map(|f| price_value(e, period, m, f.col))
+            .collect();
+        files::push_csv_row(&mut out, cells.iter().map(String::as_str));
+    }
+    out
+}
+
 /// Appends one CSV record, quoted where needed.
 pub(crate) fn push_csv_record<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
     files::push_csv_row(out, cells)

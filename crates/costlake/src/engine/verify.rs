@@ -3,7 +3,8 @@
 //! rows in the lake against the manifest; and counts usage rows priced off the price sheet.
 //! The charges come from the EA API's usage and marketplace tables where the lake has them for
 //! the period, else from actual cost details (the Cost Management API or exports: Marketplace
-//! rows by their `PublisherType`).
+//! rows by their `PublisherType`) where the period has a balance summary to check them against
+//! (exports bring none).
 
 use std::collections::BTreeMap;
 
@@ -62,7 +63,8 @@ pub async fn verify(session: &Session, tolerance: i128) -> Result<Vec<PeriodChec
                     sum(CASE WHEN {publisher} = 'Marketplace' THEN 0 ELSE {cd_cost} END) AS cost, \
                     sum(CASE WHEN {publisher} = 'Marketplace' THEN {cd_cost} ELSE 0 END) AS mcost \
                     FROM {cost_details} WHERE {cost_type} = 'actual' GROUP BY {account}, {p}), \
-              conly AS (SELECT c.* FROM c LEFT JOIN ue ON ue.{e} = c.{e} AND ue.{p} = c.{p} WHERE ue.{e} IS NULL), \
+              conly AS (SELECT c.* FROM c JOIN {balance} bc ON bc.{e} = c.{e} AND bc.{p} = c.{p} \
+                        LEFT JOIN ue ON ue.{e} = c.{e} AND ue.{p} = c.{p} WHERE ue.{e} IS NULL), \
               u AS (SELECT {e}, {p}, n, cost, false AS from_cost_details FROM ue \
                     UNION ALL SELECT {e}, {p}, n, cost, true FROM conly), \
               m AS (SELECT {e}, {p}, sum({ext}) AS cost FROM {market} GROUP BY {e}, {p} \

@@ -81,7 +81,7 @@ pub enum HttpError {
         last: String,
     },
     #[error(
-        "refusing to follow nextLink {link}: it points to {found}, not to the API host {expected}; the credential is only ever sent to the API host"
+        "refusing to follow the link {link} the API sent (a nextLink or Location): it points to {found}, not to the API host {expected}; the credential is only ever sent to the API host"
     )]
     ForeignLink {
         link: String,
@@ -222,7 +222,7 @@ impl Client {
     pub fn check_link(&self, link: &str) -> Result<Url, HttpError> {
         let url = self.base.join(link).map_err(|e| {
             HttpError::Config(format!(
-                "the API sent a nextLink that is not a URL ({e}): {link}"
+                "the API sent a link (a nextLink or Location) that is not a URL ({e}): {link}"
             ))
         })?;
         self.ensure_allowed(&url)?;

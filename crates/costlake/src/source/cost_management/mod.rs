@@ -2,12 +2,16 @@
 //! --billing-account`), signed in with Microsoft Entra ID: the live successor of the EA
 //! Reporting API. Which months exist comes from the billing account, at most the 13 the cost
 //! details API serves; each month × dataset is one unit: cost details, actual and amortized,
-//! through `generateCostDetailsReport` ([`report`]), and the month's balance ([`balances`]).
+//! through `generateCostDetailsReport` ([`report`]), the month's balance ([`balances`]) and its
+//! price sheet ([`price_sheet`]), the reports and downloads polled as long-running operations
+//! ([`lro`]).
 //! They land in the partitions exports and the EA API fill, so `focus`, the saved queries and
 //! `verify` read them unchanged. Closed months the lake holds are skipped; the open month is
 //! asked again and replaces its partition whole.
 
 mod balances;
+mod lro;
+mod price_sheet;
 mod report;
 
 use std::sync::Arc;
@@ -46,12 +50,21 @@ pub mod routes {
         "providers/Microsoft.CostManagement/costDetailsOperationResults";
     /// `GET`, after `billingPeriods/{yyyyMM}/`: the month's balance.
     pub const BALANCES: &str = "providers/Microsoft.Consumption/balances";
+    /// `POST`, after `billingPeriods/{yyyyMM}/`: the month's EA price sheet as a ZIP.
+    pub const PRICE_SHEET_DOWNLOAD: &str =
+        "providers/Microsoft.CostManagement/pricesheets/default/download";
+    /// `GET …/{operation id}`: where a download's `Location` points.
+    pub const OPERATION_RESULTS: &str = "providers/Microsoft.CostManagement/operationResults";
     /// The path segment before a billing period.
     pub const BILLING_PERIODS: &str = "billingPeriods";
 }
 
 /// The datasets this source fills.
-pub const DATASETS: [Dataset; 2] = [Dataset::CostDetails, Dataset::BalanceSummary];
+pub const DATASETS: [Dataset; 3] = [
+    Dataset::CostDetails,
+    Dataset::BalanceSummary,
+    Dataset::ExportPriceSheet,
+];
 
 /// What `costlake sync --billing-account` was asked to do.
 #[derive(Debug, Clone)]
@@ -116,6 +129,7 @@ pub struct CostManagement {
 pub enum Unit {
     CostDetails { metric: Metric, closed: bool },
     Balance { closed: bool },
+    PriceSheet { closed: bool },
 }
 
 impl CostManagement {
@@ -281,7 +295,7 @@ impl Source for CostManagement {
         };
         if !self.is_ea() && self.datasets.contains(&Dataset::BalanceSummary) {
             plan.warnings.push(
-                "balances exist for EA enrollments only; an MCA billing account has none to sync"
+                "balances and the EA price sheet exist for EA enrollments only; an MCA billing account has neither to sync"
                     .into(),
             );
         }
@@ -302,6 +316,12 @@ impl Source for CostManagement {
                     Unit::Balance { closed },
                 ));
             }
+            if self.is_ea() && self.datasets.contains(&Dataset::ExportPriceSheet) {
+                units.push((
+                    self.key(Dataset::ExportPriceSheet, None, p),
+                    Unit::PriceSheet { closed },
+                ));
+            }
             for (key, unit) in units {
                 match manifest.get(&key).map(|e| &e.provenance) {
                     Some(held) if held.closed() && !self.refresh => {
@@ -320,6 +340,7 @@ impl Source for CostManagement {
                 report::cost_details(self, metric, closed, ctx).await
             }
             Unit::Balance { closed } => balances::balance(self, closed, ctx).await,
+            Unit::PriceSheet { closed } => price_sheet::price_sheet(self, closed, ctx).await,
         }
     }
 }

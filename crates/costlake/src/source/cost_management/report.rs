@@ -1,28 +1,23 @@
 //! One month of cost details through `generateCostDetailsReport`: the POST answers 202 with a
 //! `Location` to poll (waiting its `Retry-After`); the finished operation lists the report's
-//! blobs, SAS links downloaded with no `Authorization` header and streamed, one after the
-//! other, through the CSV reader `ingest` uses into the month's partition. A link that has
+//! blobs, SAS links downloaded with no `Authorization` header (the next ones opened while one
+//! is read) and streamed in order through the CSV reader `ingest` uses into the month's
+//! partition. A link that has
 //! expired, or a blob cut short, asks for a new report; `NoDataFound` is an empty month.
 
-use std::time::{Duration, Instant};
-
-use reqwest::{Method, Url};
+use reqwest::Url;
 use serde::Deserialize;
 
 use super::super::exports::ExportError;
 use super::super::exports::csv::{CsvPart, read_stream};
 use super::super::{Fetched, UnitContext, UnitError};
 use super::{COST_DETAILS_API_VERSION, CostManagement, Metric};
-use crate::http::{Answer, HttpError, Reply, redact_query};
+use crate::http::{Answer, HttpError, Reply};
 use crate::lake::Written;
 use crate::model::{Dataset, Provenance};
 
 /// Reports asked for before a unit gives up on links that expire or blobs cut short.
-const MAX_REPORTS: u32 = 3;
-/// Polling waits: the service's `Retry-After` within these bounds, this when it sends none.
-const MIN_POLL: Duration = Duration::from_secs(1);
-const MAX_POLL: Duration = Duration::from_secs(120);
-const DEFAULT_POLL: Duration = Duration::from_secs(30);
+pub(super) const MAX_REPORTS: u32 = 3;
 
 /// The finished operation (`CostDetailsOperationResults`).
 #[derive(Debug, Deserialize)]
@@ -143,52 +138,9 @@ async fn generate(
         serde_json::json!({ "metric": metric.api(), "timePeriod": {
             "start": period.first_day().to_string(), "end": period.last_day().to_string() } })
     };
-    let mut reply = src
-        .arm
-        .send(Method::POST, &url, Some(&body), &mut ctx.retries)
-        .await?;
-    let started = Instant::now();
-    let mut location: Option<Url> = None;
-    let mut wait = DEFAULT_POLL;
-    loop {
-        match reply.status {
-            204 => return Ok(Report::NoData { operation: None }),
-            202 => {}
-            // A 200 whose status still says running is a 202.
-            _ => {
-                if let Some(report) = finished(&reply)? {
-                    return Ok(report);
-                }
-            }
-        }
-        if let Some(link) = reply.header("location") {
-            location = Some(src.arm.check_link(link)?);
-        }
-        if let Some(w) = crate::http::retry::server_wait(&reply.headers) {
-            wait = w.clamp(MIN_POLL, MAX_POLL);
-        }
-        let Some(poll) = &location else {
-            return Err(format!(
-                "the report for {} was accepted with no Location to follow: {}",
-                ctx.key,
-                redact_query(&url)
-            )
-            .into());
-        };
-        if started.elapsed() + wait > src.report_timeout {
-            return Err(format!(
-                "the report for {} was not ready after {:.0?}; the service may be busy: sync again later",
-                ctx.key,
-                started.elapsed()
-            )
-            .into());
-        }
-        tokio::time::sleep(wait).await;
-        reply = src
-            .arm
-            .send(Method::GET, poll, None, &mut ctx.retries)
-            .await?;
-    }
+    Ok(super::lro::run(src, ctx, &url, Some(&body), finished)
+        .await?
+        .unwrap_or(Report::NoData { operation: None }))
 }
 
 /// The report of a finished operation; `None` while it still runs.
@@ -226,20 +178,60 @@ fn finished(reply: &Reply) -> Result<Option<Report>, UnitError> {
     }
 }
 
-/// Streams the report's blobs into one partition file, in order.
+/// Blobs whose request is under way while an earlier one is read: the next blob's round trip
+/// and first bytes overlap this one's decoding, and memory holds at most what the connections
+/// buffer.
+const OPEN_AHEAD: usize = 2;
+
+/// A blob's answer, its body not read yet.
+type Opened = (String, Option<u64>, BlobStream);
+type BlobStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+
+/// Streams the report's blobs into one partition file, in order, opening the next ones ahead.
 async fn download(
     src: &CostManagement,
     blobs: &[ReportBlob],
     gzip: bool,
     ctx: &mut UnitContext<'_>,
 ) -> Result<(Written, u64), DownloadError> {
+    use futures::StreamExt;
     let mut writer = ctx.writer().map_err(|e| DownloadError::Final(e.into()))?;
+    let retries = std::sync::atomic::AtomicU32::new(0);
+    let count = blobs.len();
+    // The futures are built first (they do nothing until polled) so the stream holds no
+    // closure over borrowed blobs, which the Send bound of the unit's future cannot name.
+    let requests: Vec<_> = (blobs.iter().enumerate())
+        .map(|(i, blob)| {
+            open(
+                src,
+                blob,
+                format!("report blob {} of {count}", i + 1),
+                &retries,
+            )
+        })
+        .collect();
+    let mut opened = futures::stream::iter(requests).buffered(OPEN_AHEAD);
     let mut header: Option<Vec<String>> = None;
     let (mut rounded, mut bytes) = (0u64, 0u64);
-    for (i, blob) in blobs.iter().enumerate() {
-        let file = format!("report blob {} of {}", i + 1, blobs.len());
-        let got = read_blob(src, blob, &file, gzip, header.as_deref(), &mut writer, ctx).await;
-        match got {
+    let mut failed = None;
+    while let Some(next) = opened.next().await {
+        let read = match next {
+            Ok((file, expected, stream)) => {
+                read_blob(
+                    src,
+                    &file,
+                    expected,
+                    stream,
+                    gzip,
+                    header.as_deref(),
+                    &mut writer,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match read {
             Ok(read) => {
                 rounded += read.rounded;
                 bytes += read.bytes;
@@ -247,10 +239,16 @@ async fn download(
                 ctx.progress(writer.rows(), bytes);
             }
             Err(e) => {
-                writer.abort().await;
-                return Err(e);
+                failed = Some(e);
+                break;
             }
         }
+    }
+    drop(opened);
+    ctx.retries += retries.into_inner();
+    if let Some(e) = failed {
+        writer.abort().await;
+        return Err(e);
     }
     match writer.finish().await {
         Ok(written) => Ok((written, rounded)),
@@ -258,44 +256,53 @@ async fn download(
     }
 }
 
-async fn read_blob(
+/// Sends a blob's GET (with no credential) and waits for its status.
+async fn open(
     src: &CostManagement,
     blob: &ReportBlob,
-    file: &str,
-    gzip: bool,
-    header: Option<&[String]>,
-    writer: &mut crate::lake::PartitionWriter,
-    ctx: &mut UnitContext<'_>,
-) -> Result<super::super::exports::csv::CsvRead, DownloadError> {
+    file: String,
+    retries: &std::sync::atomic::AtomicU32,
+) -> Result<Opened, DownloadError> {
     let url = Url::parse(&blob.blob_link).map_err(|e| {
         DownloadError::Final(format!("{file}: the report's link is not a URL ({e})").into())
     })?;
     let mut backoff = src.blobs.backoff(&url);
-    let stream = match src
+    let mut tries = 0;
+    let answer = src
         .blobs
-        .get_stream(&url, None, &mut ctx.retries, &mut backoff)
-        .await
-    {
-        Ok(Answer::Body { body, .. }) => body,
-        Ok(Answer::NotModified) => {
-            return Err(DownloadError::Again(format!("{file}: 304 to a plain GET")));
-        }
+        .get_stream(&url, None, &mut tries, &mut backoff)
+        .await;
+    retries.fetch_add(tries, std::sync::atomic::Ordering::Relaxed);
+    match answer {
+        Ok(Answer::Body { body, .. }) => Ok((file, blob.byte_count, Box::pin(body))),
+        Ok(Answer::NotModified) => Err(DownloadError::Again(format!("{file}: 304 to a plain GET"))),
         // A SAS link past its expiry answers 403 AuthenticationFailed.
-        Err(HttpError::Unauthorized { .. }) => {
-            return Err(DownloadError::Again(format!(
-                "{file}: the link has expired"
-            )));
-        }
-        Err(e) => return Err(DownloadError::Final(e.into())),
-    };
+        Err(HttpError::Unauthorized { .. }) => Err(DownloadError::Again(format!(
+            "{file}: the link has expired"
+        ))),
+        Err(e) => Err(DownloadError::Final(e.into())),
+    }
+}
+
+/// Reads an opened blob through the CSV reader into the writer.
+async fn read_blob(
+    src: &CostManagement,
+    file: &str,
+    expected: Option<u64>,
+    stream: BlobStream,
+    gzip: bool,
+    header: Option<&[String]>,
+    writer: &mut crate::lake::PartitionWriter,
+) -> Result<super::super::exports::csv::CsvRead, DownloadError> {
     let csv = CsvPart {
         dataset: Dataset::CostDetails,
         file,
         gzip,
         header,
     };
+    // A blob may not send more than the report lists for it.
     let limit = src.blobs.limits().max_stream_bytes;
-    let stream = capped(stream, limit);
+    let stream = capped(stream, expected.map_or(limit, |n| n.min(limit)));
     let read = match read_stream(stream, &csv, writer).await {
         Ok(read) => read,
         Err(ExportError::Io { message, .. }) => {
@@ -303,7 +310,7 @@ async fn read_blob(
         }
         Err(e) => return Err(DownloadError::Final(e.into())),
     };
-    if let Some(expected) = blob.byte_count
+    if let Some(expected) = expected
         && expected != read.bytes
     {
         return Err(DownloadError::Again(format!(

@@ -18,7 +18,7 @@ use crate::model::Dataset;
 /// How many times its compressed size a gzip part may inflate to.
 pub const MAX_INFLATION: u64 = 200;
 /// Inflated bytes always allowed, whatever the ratio (a tiny part has a poor one).
-const INFLATION_FLOOR: u64 = 16 << 20;
+pub(crate) const INFLATION_FLOOR: u64 = 16 << 20;
 /// Compressed bytes inflated at once: with the ratio check after each, memory holds at most
 /// one slice's inflation.
 const GZIP_SLICE: usize = 16 << 10;
