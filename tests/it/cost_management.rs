@@ -33,7 +33,7 @@ const CREDENTIAL_VARS: &[&str] = &[
 ];
 
 /// Three months up to this one (the last open), blobs of a third of a month, two polls.
-fn config(rows: u64) -> EmulatorConfig {
+pub(crate) fn config(rows: u64) -> EmulatorConfig {
     costlake::http::install_crypto_provider();
     EmulatorConfig {
         seed: SEED,
@@ -49,7 +49,7 @@ fn config(rows: u64) -> EmulatorConfig {
 }
 
 /// `costlake sync --billing-account 100` against the emulator with exactly `env`.
-fn sync(emu: &Emulator, lake: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+pub(crate) fn sync(emu: &Emulator, lake: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_costlake"));
     cmd.args(["sync", "--billing-account", "100", "--arm-base"])
         .arg(emu.base_url())
@@ -66,11 +66,11 @@ fn sync(emu: &Emulator, lake: &Path, args: &[&str], env: &[(&str, String)]) -> O
     cmd.output().expect("costlake runs")
 }
 
-fn with_secret(emu: &Emulator) -> Vec<(&'static str, String)> {
+pub(crate) fn with_secret(emu: &Emulator) -> Vec<(&'static str, String)> {
     emu.sign_in_env()
 }
 
-fn dec(text: &str) -> i128 {
+pub(crate) fn dec(text: &str) -> i128 {
     decimal::parse(text, 12, 38).unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
@@ -97,7 +97,7 @@ fn expected(emu: &Emulator) -> BTreeMap<String, (u64, i128)> {
         .collect()
 }
 
-fn requests_to(emu: &Emulator, path: &str) -> Vec<RequestRecord> {
+pub(crate) fn requests_to(emu: &Emulator, path: &str) -> Vec<RequestRecord> {
     let path = path.to_ascii_lowercase();
     emu.requests()
         .into_iter()
@@ -136,8 +136,9 @@ async fn a_client_secret_sync_fills_the_lake_exactly_and_reconciles() {
     let report = text(&out);
     assert!(out.status.success(), "{report}");
     assert!(
-        report.contains("3 months found; 12 fetched"),
-        "3 months × (actual, amortized, balance, price sheet): {report}"
+        report.contains("3 months found; 19 fetched"),
+        "3 months × (actual, amortized, balance, price sheet, reservation details and \
+         transactions) and today's reservation recommendations: {report}"
     );
     let want = expected(&emu);
     assert_eq!(cost_details(&lake, "actual"), want);
@@ -197,7 +198,7 @@ async fn a_client_secret_sync_fills_the_lake_exactly_and_reconciles() {
     let report = text(&again);
     assert!(again.status.success(), "{report}");
     assert!(
-        report.contains("4 fetched") && report.contains("8 skipped"),
+        report.contains("7 fetched") && report.contains("12 skipped"),
         "{report}"
     );
     assert_eq!(
@@ -444,7 +445,10 @@ async fn expired_links_and_cut_blobs_lead_to_a_new_report() {
     // One new report for each report a fault landed in: two, or one when both land in the
     // same report (its blobs are opened two at a time).
     let reports = requests_to(&emu, "generateCostDetailsReport").len();
-    assert!((6 + 1..=6 + 2).contains(&reports), "{reports} reports asked for");
+    assert!(
+        (6 + 1..=6 + 2).contains(&reports),
+        "{reports} reports asked for"
+    );
     let blobs = requests_to(&emu, "/blobs/");
     assert!(blobs.iter().any(|r| r.status == 403));
     assert!(blobs.iter().all(|r| !r.had_authorization));

@@ -20,18 +20,22 @@ use crate::query::costlake;
 
 /// What the hostile server sends instead of the emulator's answer: given the request's path
 /// and query, and how many times that one was asked for.
-type Lie = Arc<dyn Fn(&str, u32) -> Option<Response> + Send + Sync>;
+pub(crate) type Lie = Arc<dyn Fn(&str, u32) -> Option<Response> + Send + Sync>;
 
 /// The emulator behind a server that lies where `lie` says and passes everything else on.
-struct Hostile {
-    url: String,
-    emu: Emulator,
+pub(crate) struct Hostile {
+    pub(crate) url: String,
+    pub(crate) emu: Emulator,
 }
 
 async fn hostile(rows: u64, lie: Lie) -> Hostile {
+    hostile_with(config(rows), lie).await
+}
+
+/// The emulator configured by `cfg` behind a server that lies where `lie` says.
+pub(crate) async fn hostile_with(mut cfg: costlake_emulator::EmulatorConfig, lie: Lie) -> Hostile {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let mut cfg = config(rows);
     cfg.next_link_base = Some(url.clone());
     let emu = start(cfg).await;
     let upstream = emu.base_url();
@@ -71,7 +75,7 @@ async fn hostile(rows: u64, lie: Lie) -> Hostile {
     Hostile { url, emu }
 }
 
-fn json(status: u16, body: impl Into<Body>) -> Response {
+pub(crate) fn json(status: u16, body: impl Into<Body>) -> Response {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")

@@ -12,6 +12,7 @@ mod interop;
 mod legacy;
 mod object_store;
 mod query;
+mod reservations;
 mod saved_queries;
 mod sync;
 mod tools;

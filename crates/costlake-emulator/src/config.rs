@@ -117,6 +117,11 @@ pub struct ArmConfig {
     pub blob_rows: u64,
     /// How long report download links stay valid.
     pub link_lifetime: Duration,
+    /// Items per page of the Consumption lists.
+    pub list_page_size: usize,
+    /// The largest answer a Consumption list gives before it refuses with 400 (the service's
+    /// is 12 MB).
+    pub max_list_bytes: u64,
 }
 
 impl Default for ArmConfig {
@@ -133,6 +138,8 @@ impl Default for ArmConfig {
             poll_retry_after_secs: 1,
             blob_rows: 100_000,
             link_lifetime: Duration::from_secs(3600),
+            list_page_size: 1000,
+            max_list_bytes: 12 << 20,
         }
     }
 }

@@ -2,15 +2,17 @@
 //! ID sign-in (`login`: the token endpoint, the instance metadata service, App Service's
 //! identity endpoint) and the Azure Resource Manager routes costlake reads (`reports`: the
 //! billing account, cost details reports with their polling and SAS-linked blobs, balances;
-//! `prices`: the price sheet download; `storage`: the SAS links),
+//! `downloads`: the price sheet and the reservation details report; `reservations`: the
+//! reservation lists; `storage`: the SAS links),
 //! each with ARM's front door: `api-version` checked, bearer tokens checked (missing, unknown,
 //! expired, a billing account the principal has no role on), request ids on every answer, and
 //! the same faults as the EA API with Cost Management's throttling headers. All of it serves
 //! the one synthetic enrollment, so its totals equal the EA API's and the export trees'.
 
+mod downloads;
 mod login;
-mod prices;
 mod reports;
+mod reservations;
 mod storage;
 
 use std::collections::HashMap;
@@ -31,7 +33,7 @@ use crate::config::Fault;
 pub(crate) struct State {
     tokens: Mutex<HashMap<String, Instant>>,
     reports: Mutex<HashMap<String, reports::Operation>>,
-    sheets: Mutex<HashMap<String, prices::Download>>,
+    downloads: Mutex<HashMap<String, downloads::Download>>,
     next_id: Mutex<u64>,
 }
 
@@ -57,8 +59,8 @@ pub(crate) async fn route(
         [_tenant, "oauth2", "v2.0", "token"] => login::token(shared, req, &segments, body),
         ["metadata", "identity", "oauth2", "token"] => login::imds(shared, headers, &params),
         ["msi", "token"] => login::app_service(shared, headers, &params),
-        ["blobs", blob, ..] if blob.starts_with("pricesheet-") => {
-            prices::zip(shared, headers, blob, &params)
+        ["blobs", blob, ..] if downloads::is_download_blob(blob) => {
+            downloads::blob(shared, headers, blob, &params)
         }
         ["blobs", ..] => reports::blob(shared, headers, &segments, &params).await,
         ["providers", "microsoft.billing", ..] => {
@@ -84,6 +86,16 @@ fn params(req: &Parts) -> HashMap<String, String> {
     url::form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
         .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
         .collect()
+}
+
+/// Where links the service sends point: the request's own host, or the one a test sets
+/// (to check that clients do not follow links to other hosts).
+pub(crate) fn link_base(shared: &Shared, headers: &HeaderMap) -> String {
+    shared
+        .config
+        .next_link_base
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", crate::routes::req_host(headers)))
 }
 
 /// ARM's error envelope: `{"error":{"code":…,"message":…}}`.
@@ -176,9 +188,13 @@ async fn management(
     };
     let period = in_period(routes::BALANCES);
     let sheet_period = in_period(routes::PRICE_SHEET_DOWNLOAD);
-    let download = rest
-        .strip_prefix(&format!("{}/", route(routes::OPERATION_RESULTS)))
-        .filter(|id| !id.is_empty() && !id.contains('/'));
+    let download = [
+        routes::OPERATION_RESULTS,
+        routes::RESERVATION_DETAILS_OPERATION,
+    ]
+    .iter()
+    .find_map(|r| rest.strip_prefix(&format!("{}/", route(r))))
+    .filter(|id| !id.is_empty() && !id.contains('/'));
     match (req.method.clone(), operation, period) {
         (Method::GET, ..) if rest.is_empty() => reports::billing_account(shared),
         (Method::POST, ..) if rest == route(routes::GENERATE_COST_DETAILS) => {
@@ -187,10 +203,19 @@ async fn management(
         (Method::GET, Some(id), _) => reports::operation(shared, headers, id, account).await,
         (Method::GET, _, Some(period)) => reports::balance(shared, period),
         (Method::POST, ..) if sheet_period.is_some() => {
-            prices::download(shared, headers, account, sheet_period.expect("matched"))
+            downloads::price_sheet(shared, headers, account, sheet_period.expect("matched"))
+        }
+        (Method::POST, ..) if rest == route(routes::GENERATE_RESERVATION_DETAILS) => {
+            downloads::reservation_details(shared, headers, account, params)
         }
         (Method::GET, ..) if download.is_some() => {
-            prices::operation(shared, headers, download.expect("matched"))
+            downloads::operation(shared, headers, download.expect("matched"))
+        }
+        (Method::GET, ..) if rest == route(routes::RESERVATION_TRANSACTIONS) => {
+            reservations::transactions(shared, headers, req.uri.path(), account, params)
+        }
+        (Method::GET, ..) if rest == route(routes::RESERVATION_RECOMMENDATIONS) => {
+            reservations::recommendations(shared, headers, req.uri.path(), params)
         }
         _ => arm_error(
             StatusCode::NOT_FOUND,

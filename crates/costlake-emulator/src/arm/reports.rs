@@ -161,11 +161,7 @@ pub(super) fn generate(
 /// A 202 pointing at the operation.
 fn accepted(shared: &Shared, headers: &HeaderMap, account: &str, id: &str) -> Response {
     // A test may point the Location at another host, which a client must not follow.
-    let base = shared
-        .config
-        .next_link_base
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", req_host(headers)));
+    let base = super::link_base(shared, headers);
     let location = format!(
         "{base}/providers/Microsoft.Billing/billingAccounts/{account}/{}/{id}?api-version=2023-11-01",
         routes::COST_DETAILS_OPERATION

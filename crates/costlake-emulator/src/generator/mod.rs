@@ -7,11 +7,13 @@ use std::sync::Mutex;
 use chrono::{Datelike, Duration, NaiveDate};
 
 mod catalogue;
+mod reservations;
 
 pub use catalogue::*;
 pub use costlake::model::PeriodId;
 use costlake::schema::DECIMAL_SCALE;
 pub use costlake::schema::block_size;
+pub use reservations::*;
 
 /// Scale of generated quantities.
 pub const QUANTITY_SCALE: u32 = 4;

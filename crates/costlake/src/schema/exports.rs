@@ -1352,7 +1352,8 @@ pub(super) static RESERVATION_DETAILS: &[Field] = &[
         "instance_id",
         Text,
         "Resource the reservation applied to.",
-    ),
+    )
+    .aliases(&["InstanceName"]),
     x(
         Col::ExportOnly,
         "SkuName",
@@ -1493,7 +1494,8 @@ pub(super) static RESERVATION_TRANSACTIONS: &[Field] = &[
         "current_enrollment_id",
         Text,
         "Enrollment it belongs to now.",
-    ),
+    )
+    .aliases(&["currentEnrollment"]),
     x(
         Col::ExportOnly,
         "PurchasingSubscriptionGuid",

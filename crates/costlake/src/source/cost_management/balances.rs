@@ -14,7 +14,6 @@ use super::super::ea_api::fetch::write_rows;
 use super::super::{Fetched, UnitContext, UnitError};
 use super::{CONSUMPTION_API_VERSION, CostManagement};
 use crate::http::HttpError;
-use crate::model::Provenance;
 
 #[derive(Deserialize)]
 struct Balance {
@@ -58,15 +57,13 @@ pub(super) async fn balance(
     })?;
     let row = ea_row(&balance, &period.to_string())?;
     let (written, rounded) = write_rows(ctx, row.as_bytes()).await?;
-    Ok(Fetched::Written {
+    Ok(super::written(
         written,
         rounded,
-        provenance: Provenance::CostManagement {
-            operation: None,
-            api_version: CONSUMPTION_API_VERSION.into(),
-            closed,
-        },
-    })
+        None,
+        CONSUMPTION_API_VERSION,
+        closed,
+    ))
 }
 
 /// The balance as the EA API's balance summary object.

@@ -2,8 +2,9 @@
 //! --billing-account`), signed in with Microsoft Entra ID: the live successor of the EA
 //! Reporting API. Which months exist comes from the billing account, at most the 13 the cost
 //! details API serves; each month × dataset is one unit: cost details, actual and amortized,
-//! through `generateCostDetailsReport` ([`report`]), the month's balance ([`balances`]) and its
-//! price sheet ([`price_sheet`]), the reports and downloads polled as long-running operations
+//! through `generateCostDetailsReport` ([`report`]), the month's balance ([`balances`]), its
+//! price sheet ([`price_sheet`]) and its reservations ([`reservations`]: details, transactions,
+//! and today's recommendations), the reports and downloads polled as long-running operations
 //! ([`lro`]).
 //! They land in the partitions exports and the EA API fill, so `focus`, the saved queries and
 //! `verify` read them unchanged. Closed months the lake holds are skipped; the open month is
@@ -13,6 +14,7 @@ mod balances;
 mod lro;
 mod price_sheet;
 mod report;
+mod reservations;
 
 use std::sync::Arc;
 
@@ -55,15 +57,30 @@ pub mod routes {
         "providers/Microsoft.CostManagement/pricesheets/default/download";
     /// `GET …/{operation id}`: where a download's `Location` points.
     pub const OPERATION_RESULTS: &str = "providers/Microsoft.CostManagement/operationResults";
+    /// `POST ?startDate=…&endDate=…`: ask for the reservation details of some days.
+    pub const GENERATE_RESERVATION_DETAILS: &str =
+        "providers/Microsoft.CostManagement/generateReservationDetailsReport";
+    /// `GET …/{operation id}`: where a reservation details report's `Location` points.
+    pub const RESERVATION_DETAILS_OPERATION: &str =
+        "providers/Microsoft.CostManagement/reservationDetailsOperationResults";
+    /// `GET ?$filter=…`: reservation purchases and refunds, a paged list.
+    pub const RESERVATION_TRANSACTIONS: &str =
+        "providers/Microsoft.Consumption/reservationTransactions";
+    /// `GET ?$filter=…`: reservation purchase recommendations, a paged list.
+    pub const RESERVATION_RECOMMENDATIONS: &str =
+        "providers/Microsoft.Consumption/reservationRecommendations";
     /// The path segment before a billing period.
     pub const BILLING_PERIODS: &str = "billingPeriods";
 }
 
 /// The datasets this source fills.
-pub const DATASETS: [Dataset; 3] = [
+pub const DATASETS: [Dataset; 6] = [
     Dataset::CostDetails,
     Dataset::BalanceSummary,
     Dataset::ExportPriceSheet,
+    Dataset::ReservationDetails,
+    Dataset::ReservationTransactions,
+    Dataset::ReservationRecommendations,
 ];
 
 /// What `costlake sync --billing-account` was asked to do.
@@ -111,6 +128,25 @@ impl Metric {
     }
 }
 
+/// A partition written from an answer of these APIs, with its provenance.
+fn written(
+    written: crate::lake::Written,
+    rounded: u64,
+    operation: Option<String>,
+    api_version: &str,
+    closed: bool,
+) -> Fetched {
+    Fetched::Written {
+        written,
+        rounded,
+        provenance: crate::model::Provenance::CostManagement {
+            operation,
+            api_version: api_version.into(),
+            closed,
+        },
+    }
+}
+
 /// The Cost Management APIs as a source.
 pub struct CostManagement {
     arm: Client,
@@ -127,9 +163,24 @@ pub struct CostManagement {
 
 /// One unit: a month of one dataset.
 pub enum Unit {
-    CostDetails { metric: Metric, closed: bool },
-    Balance { closed: bool },
-    PriceSheet { closed: bool },
+    CostDetails {
+        metric: Metric,
+        closed: bool,
+    },
+    Balance {
+        closed: bool,
+    },
+    PriceSheet {
+        closed: bool,
+    },
+    ReservationDetails {
+        closed: bool,
+    },
+    ReservationTransactions {
+        closed: bool,
+    },
+    /// Today's recommendations, kept under the current month.
+    ReservationRecommendations,
 }
 
 impl CostManagement {
@@ -149,7 +200,7 @@ impl CostManagement {
             return Err(SourceError::Other(format!(
                 "{} does not come from the Cost Management APIs; --billing-account syncs {}",
                 d.name(),
-                DATASETS.map(Dataset::name).join(" and ")
+                DATASETS.map(Dataset::name).join(", ")
             )));
         }
         Ok(CostManagement {
@@ -295,7 +346,7 @@ impl Source for CostManagement {
         };
         if !self.is_ea() && self.datasets.contains(&Dataset::BalanceSummary) {
             plan.warnings.push(
-                "balances and the EA price sheet exist for EA enrollments only; an MCA billing account has neither to sync"
+                "balances, the EA price sheet and reservations are read for EA enrollments only; an MCA billing account has none of them to sync"
                     .into(),
             );
         }
@@ -310,16 +361,31 @@ impl Source for CostManagement {
                     ));
                 }
             }
-            if self.is_ea() && self.datasets.contains(&Dataset::BalanceSummary) {
-                units.push((
-                    self.key(Dataset::BalanceSummary, None, p),
-                    Unit::Balance { closed },
-                ));
+            // Balances, the EA price sheet and reservations: one unit each, EA only.
+            let monthly = [
+                (Dataset::BalanceSummary, Unit::Balance { closed }),
+                (Dataset::ExportPriceSheet, Unit::PriceSheet { closed }),
+                (
+                    Dataset::ReservationDetails,
+                    Unit::ReservationDetails { closed },
+                ),
+                (
+                    Dataset::ReservationTransactions,
+                    Unit::ReservationTransactions { closed },
+                ),
+            ];
+            for (dataset, unit) in monthly {
+                if self.is_ea() && self.datasets.contains(&dataset) {
+                    units.push((self.key(dataset, None, p), unit));
+                }
             }
-            if self.is_ea() && self.datasets.contains(&Dataset::ExportPriceSheet) {
+            if self.is_ea()
+                && self.datasets.contains(&Dataset::ReservationRecommendations)
+                && p == PeriodId::of_date(self.today)
+            {
                 units.push((
-                    self.key(Dataset::ExportPriceSheet, None, p),
-                    Unit::PriceSheet { closed },
+                    self.key(Dataset::ReservationRecommendations, None, p),
+                    Unit::ReservationRecommendations,
                 ));
             }
             for (key, unit) in units {
@@ -341,6 +407,11 @@ impl Source for CostManagement {
             }
             Unit::Balance { closed } => balances::balance(self, closed, ctx).await,
             Unit::PriceSheet { closed } => price_sheet::price_sheet(self, closed, ctx).await,
+            Unit::ReservationDetails { closed } => reservations::details(self, closed, ctx).await,
+            Unit::ReservationTransactions { closed } => {
+                reservations::transactions(self, closed, ctx).await
+            }
+            Unit::ReservationRecommendations => reservations::recommendations(self, ctx).await,
         }
     }
 }

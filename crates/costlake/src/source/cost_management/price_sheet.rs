@@ -16,7 +16,7 @@ use super::super::{Fetched, UnitContext, UnitError};
 use super::report::MAX_REPORTS;
 use super::{COST_DETAILS_API_VERSION, CostManagement};
 use crate::http::{Answer, HttpError, Reply};
-use crate::model::{Dataset, Provenance};
+use crate::model::Dataset;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -104,15 +104,14 @@ pub(super) async fn price_sheet(
         let mut writer = ctx.writer()?;
         match read_zip(&zip, &mut writer).await {
             Ok(rounded) => {
-                return Ok(Fetched::Written {
-                    written: writer.finish().await?,
+                let file = writer.finish().await?;
+                return Ok(super::written(
+                    file,
                     rounded,
-                    provenance: Provenance::CostManagement {
-                        operation: None,
-                        api_version: COST_DETAILS_API_VERSION.into(),
-                        closed,
-                    },
-                });
+                    None,
+                    COST_DETAILS_API_VERSION,
+                    closed,
+                ));
             }
             Err(e) => {
                 writer.abort().await;

@@ -1,9 +1,10 @@
-//! One month of cost details through `generateCostDetailsReport`: the POST answers 202 with a
-//! `Location` to poll (waiting its `Retry-After`); the finished operation lists the report's
-//! blobs, SAS links downloaded with no `Authorization` header (the next ones opened while one
-//! is read) and streamed in order through the CSV reader `ingest` uses into the month's
-//! partition. A link that has
-//! expired, or a blob cut short, asks for a new report; `NoDataFound` is an empty month.
+//! Reports that end in SAS-linked CSV blobs, and one month of cost details through
+//! `generateCostDetailsReport`, the first of them: the POST answers 202 with a `Location` to
+//! poll (waiting its `Retry-After`); the finished operation lists the report's blobs, SAS links
+//! downloaded with no `Authorization` header (the next ones opened while one is read) and
+//! streamed in order through the CSV reader `ingest` uses into the unit's partition. A link that
+//! has expired, or a blob cut short, asks for a new report; `NoDataFound` is an empty month.
+//! [`run`] is that loop for any report, given how to read its finished operation.
 
 use reqwest::Url;
 use serde::Deserialize;
@@ -14,7 +15,6 @@ use super::super::{Fetched, UnitContext, UnitError};
 use super::{COST_DETAILS_API_VERSION, CostManagement, Metric};
 use crate::http::{Answer, HttpError, Reply};
 use crate::lake::Written;
-use crate::model::{Dataset, Provenance};
 
 /// Reports asked for before a unit gives up on links that expire or blobs cut short.
 pub(super) const MAX_REPORTS: u32 = 3;
@@ -44,10 +44,10 @@ struct ReportManifest {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ReportBlob {
-    blob_link: String,
+pub(super) struct ReportBlob {
+    pub(super) blob_link: String,
     #[serde(default)]
-    byte_count: Option<u64>,
+    pub(super) byte_count: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,7 +59,7 @@ struct OperationError {
 }
 
 /// What a report came to.
-enum Report {
+pub(super) enum Report {
     Ready {
         operation: Option<String>,
         blobs: Vec<ReportBlob>,
@@ -83,9 +83,36 @@ pub(super) async fn cost_details(
     closed: bool,
     ctx: &mut UnitContext<'_>,
 ) -> Result<Fetched, UnitError> {
+    let period = ctx.key.period.expect("cost details are per month");
+    let url = src.url(
+        &format!("{}/{}", src.scope(), super::routes::GENERATE_COST_DETAILS),
+        COST_DETAILS_API_VERSION,
+    )?;
+    // EA accounts ask by billing period; MCA accounts by dates (billingPeriod is EA-only).
+    let body = if src.is_ea() {
+        serde_json::json!({ "metric": metric.api(), "billingPeriod": period.to_string() })
+    } else {
+        serde_json::json!({ "metric": metric.api(), "timePeriod": {
+            "start": period.first_day().to_string(), "end": period.last_day().to_string() } })
+    };
+    run(src, ctx, &url, Some(&body), finished, closed).await
+}
+
+/// Asks for a report at `url` (with `body`), waits until `finished` reads it ready, and streams
+/// its blobs into the unit's partition; a link that expired or a blob cut short asks again.
+pub(super) async fn run(
+    src: &CostManagement,
+    ctx: &mut UnitContext<'_>,
+    url: &Url,
+    body: Option<&serde_json::Value>,
+    finished: impl Fn(&Reply) -> Result<Option<Report>, UnitError> + Copy,
+    closed: bool,
+) -> Result<Fetched, UnitError> {
     let mut last = String::new();
     for _ in 0..MAX_REPORTS {
-        let report = generate(src, metric, ctx).await?;
+        let report = super::lro::run(src, ctx, url, body, finished)
+            .await?
+            .unwrap_or(Report::NoData { operation: None });
         let (operation, written, rounded) = match report {
             Report::NoData { operation } => {
                 // A month with no cost: an empty partition, not an error.
@@ -107,40 +134,15 @@ pub(super) async fn cost_details(
                 Err(DownloadError::Final(e)) => return Err(e),
             },
         };
-        return Ok(Fetched::Written {
+        return Ok(super::written(
             written,
             rounded,
-            provenance: Provenance::CostManagement {
-                operation,
-                api_version: COST_DETAILS_API_VERSION.into(),
-                closed,
-            },
-        });
+            operation,
+            COST_DETAILS_API_VERSION,
+            closed,
+        ));
     }
     Err(format!("{MAX_REPORTS} reports could not be downloaded whole; the last: {last}").into())
-}
-
-/// Asks for the report and waits until it is ready.
-async fn generate(
-    src: &CostManagement,
-    metric: Metric,
-    ctx: &mut UnitContext<'_>,
-) -> Result<Report, UnitError> {
-    let period = ctx.key.period.expect("cost details are per month");
-    let url = src.url(
-        &format!("{}/{}", src.scope(), super::routes::GENERATE_COST_DETAILS),
-        COST_DETAILS_API_VERSION,
-    )?;
-    // EA accounts ask by billing period; MCA accounts by dates (billingPeriod is EA-only).
-    let body = if src.is_ea() {
-        serde_json::json!({ "metric": metric.api(), "billingPeriod": period.to_string() })
-    } else {
-        serde_json::json!({ "metric": metric.api(), "timePeriod": {
-            "start": period.first_day().to_string(), "end": period.last_day().to_string() } })
-    };
-    Ok(super::lro::run(src, ctx, &url, Some(&body), finished)
-        .await?
-        .unwrap_or(Report::NoData { operation: None }))
 }
 
 /// The report of a finished operation; `None` while it still runs.
@@ -218,16 +220,13 @@ async fn download(
     while let Some(next) = opened.next().await {
         let read = match next {
             Ok((file, expected, stream)) => {
-                read_blob(
-                    src,
-                    &file,
-                    expected,
-                    stream,
+                let part = CsvPart {
+                    dataset: ctx.key.dataset,
+                    file: &file,
                     gzip,
-                    header.as_deref(),
-                    &mut writer,
-                )
-                .await
+                    header: header.as_deref(),
+                };
+                read_blob(src, &part, expected, stream, &mut writer).await
             }
             Err(e) => Err(e),
         };
@@ -287,23 +286,16 @@ async fn open(
 /// Reads an opened blob through the CSV reader into the writer.
 async fn read_blob(
     src: &CostManagement,
-    file: &str,
+    csv: &CsvPart<'_>,
     expected: Option<u64>,
     stream: BlobStream,
-    gzip: bool,
-    header: Option<&[String]>,
     writer: &mut crate::lake::PartitionWriter,
 ) -> Result<super::super::exports::csv::CsvRead, DownloadError> {
-    let csv = CsvPart {
-        dataset: Dataset::CostDetails,
-        file,
-        gzip,
-        header,
-    };
+    let file = csv.file;
     // A blob may not send more than the report lists for it.
     let limit = src.blobs.limits().max_stream_bytes;
     let stream = capped(stream, expected.map_or(limit, |n| n.min(limit)));
-    let read = match read_stream(stream, &csv, writer).await {
+    let read = match read_stream(stream, csv, writer).await {
         Ok(read) => read,
         Err(ExportError::Io { message, .. }) => {
             return Err(DownloadError::Again(format!("{file}: {message}")));

@@ -27,14 +27,14 @@ type Got = Option<(Written, u64, Option<String>)>;
 
 /// Rows decoded into a partition writer as they come: chunks of rows are decoded on the
 /// blocking pool while the unit goes on reading, and written in order.
-struct Sink {
-    decoder: ParallelDecoder,
-    writer: PartitionWriter,
+pub(in crate::source) struct Sink {
+    pub(in crate::source) decoder: ParallelDecoder,
+    pub(in crate::source) writer: PartitionWriter,
 }
 
 impl WriteError {
     /// The unit's error, a decode error naming where it happened.
-    fn at(self, key: &PartitionKey, page: Option<u32>) -> UnitError {
+    pub(in crate::source) fn at(self, key: &PartitionKey, page: Option<u32>) -> UnitError {
         match self {
             WriteError::Decode(e) => located(key, page, e),
             WriteError::Lake(e) => e.into(),
@@ -43,7 +43,7 @@ impl WriteError {
 }
 
 impl Sink {
-    fn new(ctx: &UnitContext<'_>) -> Result<Sink, LakeError> {
+    pub(in crate::source) fn new(ctx: &UnitContext<'_>) -> Result<Sink, LakeError> {
         Ok(Sink {
             decoder: ParallelDecoder::new(ctx.key.dataset, BATCH_ROWS),
             writer: ctx.writer()?,
@@ -51,7 +51,7 @@ impl Sink {
     }
 
     /// Writes the batches that are ready (with `all`, every row taken so far).
-    async fn flush(&mut self, all: bool) -> Result<(), WriteError> {
+    pub(in crate::source) async fn flush(&mut self, all: bool) -> Result<(), WriteError> {
         write_decoded(&mut self.decoder, &mut self.writer, all).await
     }
 
@@ -61,7 +61,10 @@ impl Sink {
     }
 
     /// Decodes what is left and makes the file visible.
-    async fn finish(mut self, key: &PartitionKey) -> Result<(Written, u64), UnitError> {
+    pub(in crate::source) async fn finish(
+        mut self,
+        key: &PartitionKey,
+    ) -> Result<(Written, u64), UnitError> {
         if let Err(e) = self.flush(true).await {
             self.writer.abort().await;
             return Err(e.at(key, None));
@@ -83,6 +86,45 @@ fn located(key: &PartitionKey, page: Option<u32>, err: DecodeError) -> UnitError
 /// a server that never stops linking is stopped here.
 pub(super) const MAX_PAGES: u32 = 100_000;
 
+/// The `nextLink`s of one paged answer, checked before one is followed: on the API host, not
+/// back to a page already read (which would make the answer endless), at most [`MAX_PAGES`].
+pub(in crate::source) struct NextLinks {
+    visited: std::collections::HashSet<String>,
+}
+
+impl NextLinks {
+    pub(in crate::source) fn new(first: &Url) -> NextLinks {
+        NextLinks {
+            visited: std::collections::HashSet::from([first.to_string()]),
+        }
+    }
+
+    /// The URL of the page after page `page` (1-based), if it may be read.
+    pub(in crate::source) fn follow(
+        &mut self,
+        client: &Client,
+        link: &str,
+        key: &PartitionKey,
+        page: u32,
+    ) -> Result<Url, UnitError> {
+        let next = client.check_link(link)?;
+        if !self.visited.insert(next.to_string()) {
+            return Err(format!(
+                "{key}, page {page}: the nextLink points back to a page already read ({}); the API is looping, so the period is left as it was",
+                crate::http::redact_query(&next)
+            )
+            .into());
+        }
+        if page >= MAX_PAGES {
+            return Err(format!(
+                "{key}: more than {MAX_PAGES} pages; the API keeps linking, so the period is left as it was"
+            )
+            .into());
+        }
+        Ok(next)
+    }
+}
+
 /// A page being fetched in the background, and the retries it took.
 type PageFetch = tokio::task::JoinHandle<(Result<Answer<Bytes>, HttpError>, u32)>;
 
@@ -97,7 +139,7 @@ pub(super) async fn paged(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Result
     let mut json_bytes = 0u64;
     let mut not_modified = false;
     // Every page's URL: a nextLink back to one of them would make the period endless.
-    let mut visited = std::collections::HashSet::from([req.url.to_string()]);
+    let mut links = NextLinks::new(&req.url);
     // The next page is fetched while this one is decoded: its link is found by a quick scan
     // of the page before the rows are decoded.
     let mut prefetch: Option<PageFetch> = None;
@@ -136,20 +178,7 @@ pub(super) async fn paged(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Result
             // An empty page with a nextLink does not end the period; only the link does.
             let next = match RowScanner::next_link_of(&body).map_err(located_here)? {
                 Some(link) => {
-                    let next_url = req.client.check_link(&link)?;
-                    if !visited.insert(next_url.to_string()) {
-                        return Err(format!(
-                            "{key}, page {page}: the nextLink points back to a page already read ({}); the API is looping, so the period is left as it was",
-                            crate::http::redact_query(&next_url)
-                        )
-                        .into());
-                    }
-                    if page >= MAX_PAGES {
-                        return Err(format!(
-                            "{key}: more than {MAX_PAGES} pages; the API keeps linking, so the period is left as it was"
-                        )
-                        .into());
-                    }
+                    let next_url = links.follow(req.client, &link, key, page)?;
                     let client = req.client.clone();
                     let task_url = next_url.clone();
                     prefetch = Some(tokio::spawn(async move {
