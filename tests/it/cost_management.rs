@@ -66,6 +66,20 @@ pub(crate) fn sync(emu: &Emulator, lake: &Path, args: &[&str], env: &[(&str, Str
     cmd.output().expect("costlake runs")
 }
 
+/// The cost details alone synced into a new lake with the client secret: the folder (kept
+/// while it lives), the lake and what costlake printed.
+fn sync_cost_details(emu: &Emulator) -> (tempfile::TempDir, std::path::PathBuf, Output) {
+    let work = tempfile::tempdir().unwrap();
+    let lake = work.path().join("lake");
+    let out = sync(
+        emu,
+        &lake,
+        &["--datasets", "cost_details"],
+        &with_secret(emu),
+    );
+    (work, lake, out)
+}
+
 pub(crate) fn with_secret(emu: &Emulator) -> Vec<(&'static str, String)> {
     emu.sign_in_env()
 }
@@ -431,14 +445,7 @@ async fn expired_links_and_cut_blobs_lead_to_a_new_report() {
     let emu = start(config(900)).await;
     emu.inject(Fault::LinkExpired, "/blobs/", 1);
     emu.inject(Fault::DropConnection, "/blobs/", 1);
-    let work = tempfile::tempdir().unwrap();
-    let lake = work.path().join("lake");
-    let out = sync(
-        &emu,
-        &lake,
-        &["--datasets", "cost_details"],
-        &with_secret(&emu),
-    );
+    let (_work, lake, out) = sync_cost_details(&emu);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(cost_details(&lake, "actual"), expected(&emu));
     assert_eq!(cost_details(&lake, "amortized"), expected(&emu));
@@ -460,14 +467,7 @@ async fn a_location_on_another_host_is_not_followed() {
     // Same machine, another origin: the token would go to a host it does not belong to.
     cfg.next_link_base = Some("http://localhost:9".into());
     let emu = start(cfg).await;
-    let work = tempfile::tempdir().unwrap();
-    let lake = work.path().join("lake");
-    let out = sync(
-        &emu,
-        &lake,
-        &["--datasets", "cost_details"],
-        &with_secret(&emu),
-    );
+    let (_work, lake, out) = sync_cost_details(&emu);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("refusing to follow"), "{t}");
@@ -476,6 +476,13 @@ async fn a_location_on_another_host_is_not_followed() {
         "{t}"
     );
     assert!(requests_to(&emu, "costDetailsOperationResults").is_empty());
+    // Nothing of the refused reports reached the lake.
+    assert!(
+        !crate::common::files_under(&lake)
+            .iter()
+            .any(|f| f.extension().is_some_and(|x| x == "parquet")),
+        "a partition was written"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -231,9 +231,9 @@ async fn list(
 }
 
 /// Pushes a page's items into the sink as rows; the page's `nextLink`, if it has one. A 204 is
-/// an empty list.
+/// an empty list; any other answer must be a page.
 fn rows_of(reply: &Reply, sink: &mut Sink) -> Result<Option<String>, String> {
-    if reply.status == 204 || reply.body.iter().all(u8::is_ascii_whitespace) {
+    if reply.status == 204 {
         return Ok(None);
     }
     let page: Page = serde_json::from_slice(&reply.body)
