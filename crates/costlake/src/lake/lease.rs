@@ -98,6 +98,9 @@ fn lease_path() -> Path {
     Path::from(format!("{STATE_DIR}/lease.json"))
 }
 
+/// Reads of a locked file's holder, 5 ms apart, before the message names no one.
+const HOLDER_READS: u32 = 20;
+
 impl Lake {
     /// Takes the lake for `command`'s run, or says who has it.
     pub async fn lease(&self, command: &str) -> Result<Lease, LakeError> {
@@ -131,11 +134,21 @@ impl Lake {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                file.read_to_string(&mut text).map_err(err)?;
-                let holder = serde_json::from_str::<Holder>(&text)
-                    .map(|h| h.to_string())
-                    .unwrap_or_else(|_| "another costlake process".into());
+                // The holder writes its name just after it takes the lock: a file read in
+                // between is empty, so read again for a moment before naming no one.
+                let mut holder = None;
+                for _ in 0..HOLDER_READS {
+                    let mut text = String::new();
+                    file.rewind().map_err(err)?;
+                    file.read_to_string(&mut text).map_err(err)?;
+                    holder = serde_json::from_str::<Holder>(&text).ok();
+                    if holder.is_some() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                let holder =
+                    holder.map_or_else(|| "another costlake process".into(), |h| h.to_string());
                 return Err(self.busy(holder));
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
