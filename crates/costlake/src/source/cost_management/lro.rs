@@ -17,6 +17,31 @@ const MIN_POLL: Duration = Duration::from_secs(1);
 const MAX_POLL: Duration = Duration::from_secs(120);
 const DEFAULT_POLL: Duration = Duration::from_secs(30);
 
+/// What an operation's `status` says, in every spelling the cost APIs use for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Status {
+    /// Still running (also queued, not started, or no status at all).
+    Running,
+    Completed,
+    /// Done, with nothing to download.
+    NoData,
+    Failed,
+    /// A status costlake does not know.
+    Unknown,
+}
+
+impl Status {
+    pub(super) fn of(status: Option<&str>) -> Status {
+        match status.unwrap_or("").to_ascii_lowercase().as_str() {
+            "" | "running" | "inprogress" | "queued" | "notstarted" => Status::Running,
+            "completed" => Status::Completed,
+            "nodatafound" => Status::NoData,
+            "failed" => Status::Failed,
+            _ => Status::Unknown,
+        }
+    }
+}
+
 /// POSTs `body` to `url` and polls until `finished` reads a result from a 200 (`None` from it:
 /// still running). `Ok(None)`: the service answered 204, no result.
 pub(super) async fn run<T>(
@@ -76,5 +101,28 @@ pub(super) async fn run<T>(
             .arm
             .send(Method::GET, poll, None, &mut ctx.retries)
             .await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn every_spelling_of_a_status_is_read_once() {
+        for running in [
+            None,
+            Some(""),
+            Some("Running"),
+            Some("InProgress"),
+            Some("Queued"),
+        ] {
+            assert_eq!(Status::of(running), Status::Running, "{running:?}");
+        }
+        assert_eq!(Status::of(Some("NotStarted")), Status::Running);
+        assert_eq!(Status::of(Some("Completed")), Status::Completed);
+        assert_eq!(Status::of(Some("NoDataFound")), Status::NoData);
+        assert_eq!(Status::of(Some("FAILED")), Status::Failed);
+        assert_eq!(Status::of(Some("Timeout")), Status::Unknown);
     }
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::super::exports::csv::{CsvPart, read_stream};
 use super::super::exports::csv::{INFLATION_FLOOR, MAX_INFLATION};
 use super::super::{Fetched, UnitContext, UnitError};
+use super::lro::Status;
 use super::report::MAX_REPORTS;
 use super::{COST_DETAILS_API_VERSION, CostManagement};
 use crate::http::{Answer, HttpError, Reply};
@@ -45,22 +46,25 @@ fn finished(reply: &Reply) -> Result<Option<String>, UnitError> {
         format!("the price sheet operation's answer is not what the API sends: {e}")
     })?;
     let link = d.properties.and_then(|p| p.download_url).or(d.download_url);
-    match (
-        d.status.as_deref().map(str::to_ascii_lowercase).as_deref(),
-        link,
-    ) {
-        (Some("failed"), _) => Err(format!(
+    // The MCA answer may carry the link with no status: that is a finished download.
+    let status = match (d.status.as_deref(), &link) {
+        (None, Some(_)) => Status::Completed,
+        (status, _) => Status::of(status),
+    };
+    match (status, link) {
+        (Status::Failed, _) => Err(format!(
             "the service could not make the price sheet: {}",
             d.error.map(|e| e.to_string()).unwrap_or_default()
         )
         .into()),
-        (Some("completed") | None, Some(link)) => Ok(Some(link)),
-        (Some("completed"), None) => {
+        (Status::Completed, Some(link)) => Ok(Some(link)),
+        (Status::Completed, None) => {
             Err("the price sheet operation completed without a download link".into())
         }
-        (Some("running" | "inprogress" | "notstarted") | None, None) => Ok(None),
-        (Some(other), _) => Err(format!(
-            "the price sheet operation has a status costlake does not know: {other}"
+        (Status::Running, _) => Ok(None),
+        (Status::NoData | Status::Unknown, _) => Err(format!(
+            "the price sheet operation has a status costlake does not know: {}",
+            d.status.unwrap_or_default()
         )
         .into()),
     }

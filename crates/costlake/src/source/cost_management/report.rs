@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::super::exports::ExportError;
 use super::super::exports::csv::{CsvPart, read_stream};
 use super::super::{Fetched, UnitContext, UnitError};
+use super::lro::Status;
 use super::{COST_DETAILS_API_VERSION, CostManagement, Metric};
 use crate::http::{Answer, HttpError, Reply};
 use crate::lake::Written;
@@ -149,9 +150,8 @@ pub(super) async fn run(
 fn finished(reply: &Reply) -> Result<Option<Report>, UnitError> {
     let op: Operation = serde_json::from_slice(&reply.body)
         .map_err(|e| format!("the report operation's answer is not what the API sends: {e}"))?;
-    let status = op.status.as_deref().unwrap_or("");
-    match status.to_ascii_lowercase().as_str() {
-        "completed" => {
+    match Status::of(op.status.as_deref()) {
+        Status::Completed => {
             let manifest = op.manifest.unwrap_or(ReportManifest {
                 blobs: Vec::new(),
                 compress_data: false,
@@ -165,18 +165,20 @@ fn finished(reply: &Reply) -> Result<Option<Report>, UnitError> {
                 gzip: manifest.compress_data,
             }))
         }
-        "nodatafound" => Ok(Some(Report::NoData { operation: op.name })),
-        "failed" => {
+        Status::NoData => Ok(Some(Report::NoData { operation: op.name })),
+        Status::Failed => {
             let (code, message) = op
                 .error
                 .map(|e| (e.code.unwrap_or_default(), e.message.unwrap_or_default()))
                 .unwrap_or_default();
             Err(format!("the service could not make the report ({code}): {message}").into())
         }
-        "running" | "inprogress" | "queued" | "" => Ok(None),
-        other => {
-            Err(format!("the report operation has a status costlake does not know: {other}").into())
-        }
+        Status::Running => Ok(None),
+        Status::Unknown => Err(format!(
+            "the report operation has a status costlake does not know: {}",
+            op.status.unwrap_or_default()
+        )
+        .into()),
     }
 }
 

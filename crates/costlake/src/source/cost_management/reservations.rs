@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 use super::super::ea_api::fetch::{NextLinks, Sink};
 use super::super::{Fetched, UnitContext, UnitError};
+use super::lro::Status;
 use super::report::{Report, ReportBlob};
 use super::{CONSUMPTION_API_VERSION, COST_DETAILS_API_VERSION, CostManagement};
 use crate::http::Reply;
@@ -84,14 +85,8 @@ fn details_finished(reply: &Reply) -> Result<Option<Report>, UnitError> {
         format!("the reservation details operation's answer is not what the API sends: {e}")
     })?;
     let link = op.properties.and_then(|p| p.report_url);
-    match op
-        .status
-        .as_deref()
-        .unwrap_or("")
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "completed" => Ok(Some(match link {
+    match Status::of(op.status.as_deref()) {
+        Status::Completed => Ok(Some(match link {
             Some(blob_link) => Report::Ready {
                 operation: None,
                 blobs: vec![ReportBlob {
@@ -102,15 +97,16 @@ fn details_finished(reply: &Reply) -> Result<Option<Report>, UnitError> {
             },
             None => Report::NoData { operation: None },
         })),
-        "nodatafound" => Ok(Some(Report::NoData { operation: None })),
-        "failed" => Err(format!(
+        Status::NoData => Ok(Some(Report::NoData { operation: None })),
+        Status::Failed => Err(format!(
             "the service could not make the reservation details report: {}",
             op.error.map(|e| e.to_string()).unwrap_or_default()
         )
         .into()),
-        "running" | "inprogress" | "queued" | "notstarted" | "" => Ok(None),
-        other => Err(format!(
-            "the reservation details operation has a status costlake does not know: {other}"
+        Status::Running => Ok(None),
+        Status::Unknown => Err(format!(
+            "the reservation details operation has a status costlake does not know: {}",
+            op.status.unwrap_or_default()
         )
         .into()),
     }
