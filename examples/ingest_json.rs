@@ -100,7 +100,7 @@ async fn costlake_ingest(input: &str, lake_dir: &str) -> (u64, u64) {
         period: Some(PeriodId(202401)),
     };
     let mut writer = lake.writer(&key).unwrap();
-    let mut decoder = ParallelDecoder::new(Dataset::UsageDetails, BATCH_ROWS);
+    let mut decoder = ParallelDecoder::new(Dataset::UsageDetails, BATCH_ROWS, writer.memory());
     let mut scanner = RowScanner::new();
     let mut file = std::fs::File::open(input).unwrap();
     let mut chunk = vec![0u8; 1 << 20];
@@ -110,8 +110,15 @@ async fn costlake_ingest(input: &str, lake_dir: &str) -> (u64, u64) {
         let last = n == 0;
         bytes += n as u64;
         decoder.feed(&mut scanner, &chunk[..n]).unwrap();
-        while let Some(batch) = decoder.next_batch(last).await {
-            writer.write(&batch.unwrap()).await.unwrap();
+        loop {
+            while let Some(batch) = decoder.next_batch(last).await {
+                writer.write(&batch.unwrap()).await.unwrap();
+            }
+            if !decoder.starved() {
+                break;
+            }
+            writer.flush_row_group().await.unwrap();
+            decoder.wait_for_room().await;
         }
         if last {
             break;

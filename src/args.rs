@@ -159,6 +159,9 @@ pub struct SyncArgs {
     /// Units fetched at once.
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Memory for buffers, shared by all units (e.g. 256MB, the default; 1GB).
+    #[arg(long, value_name = "SIZE", value_parser = costlake::memory::parse_size)]
+    pub memory: Option<u64>,
     /// Fetch closed periods again too.
     #[arg(long)]
     pub refresh: bool,
@@ -185,6 +188,9 @@ pub struct IngestArgs {
     /// Partitions ingested at once (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Memory for buffers, shared by all partitions (e.g. 256MB, the default; 1GB).
+    #[arg(long, value_name = "SIZE", value_parser = costlake::memory::parse_size)]
+    pub memory: Option<u64>,
     /// Print only warnings and errors.
     #[arg(long, short)]
     pub quiet: bool,

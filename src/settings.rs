@@ -38,12 +38,23 @@ pub struct FileSettings {
     pub arm_base: Option<String>,
     pub api_key_file: Option<PathBuf>,
     pub jobs: Option<usize>,
+    /// Memory for the buffers of `sync` and `ingest`, as `--memory` takes it ("256MB").
+    #[serde(default, deserialize_with = "size")]
+    pub memory: Option<u64>,
     pub settle_days: Option<i64>,
     pub datasets: Option<Vec<String>>,
     /// The most one API answer may hold, decompressed, in MiB.
     pub max_answer_mib: Option<u64>,
     /// The longest wait for the next bytes of an answer, in seconds.
     pub read_timeout_secs: Option<u64>,
+}
+
+/// A size written as `--memory` takes it.
+fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let text = String::deserialize(d)?;
+    costlake::memory::parse_size(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 impl FileSettings {

@@ -26,6 +26,9 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     if let Some(jobs) = args.jobs.or(file.jobs) {
         opts.jobs = jobs;
     }
+    if let Some(memory) = args.memory.or(file.memory) {
+        opts.memory = memory;
+    }
     let tree = ExportTree::open(&args.source).await?;
     let lake = Lake::open(&settings::lake_location(args.lake.as_deref(), &file), true).await?;
     // Each partition's line is printed with the report, in order; live progress only draws.

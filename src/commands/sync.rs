@@ -37,6 +37,10 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let common = SyncSettings {
         periods,
         jobs: args.jobs.or(file.jobs).unwrap_or(4),
+        memory: args
+            .memory
+            .or(file.memory)
+            .unwrap_or(costlake::memory::DEFAULT_MEMORY),
         refresh: args.refresh,
         settle: chrono::Duration::days(args.settle_days.or(file.settle_days).unwrap_or(30)),
         limits: file.limits(),

@@ -50,6 +50,18 @@ pub(crate) fn config(rows: u64) -> EmulatorConfig {
 
 /// `costlake sync --billing-account 100` against the emulator with exactly `env`.
 pub(crate) fn sync(emu: &Emulator, lake: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+    sync_command(emu, lake, args, env)
+        .output()
+        .expect("costlake runs")
+}
+
+/// The command [`sync`] runs.
+pub(crate) fn sync_command(
+    emu: &Emulator,
+    lake: &Path,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_costlake"));
     cmd.args(["sync", "--billing-account", "100", "--arm-base"])
         .arg(emu.base_url())
@@ -63,7 +75,7 @@ pub(crate) fn sync(emu: &Emulator, lake: &Path, args: &[&str], env: &[(&str, Str
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("costlake runs")
+    cmd
 }
 
 /// The cost details alone synced into a new lake with the client secret: the folder (kept

@@ -10,6 +10,7 @@ mod hostile;
 mod ingest;
 mod interop;
 mod legacy;
+mod memory;
 mod object_store;
 mod query;
 mod reservations;

@@ -9,6 +9,7 @@ use arrow::record_batch::RecordBatch;
 use super::json::RowDecoder;
 use super::json_scanner::RowScanner;
 use super::{DecodeError, csv, table};
+use crate::memory::{MemoryBudget, Reservation};
 use crate::model::Dataset;
 
 /// How the rows given to a [`ParallelDecoder`] are written.
@@ -23,13 +24,23 @@ pub enum RowFormat {
     Cells(Arc<[String]>),
 }
 
+/// A chunk being decoded: its batch and the decimals it rounded.
+type Decoding = tokio::task::JoinHandle<Result<(RecordBatch, u64), DecodeError>>;
+
 /// Rows decoded into batches on the blocking thread pool, a chunk of rows per task, while
 /// the caller goes on scanning (and fetching): decoding is the costly part of ingest, and this
 /// spreads it over the machine's cores. Batches come back in the order the rows came.
 pub struct ParallelDecoder {
     dataset: Dataset,
     format: RowFormat,
+    /// A chunk starts decoding at this many rows, or at `chunk_bytes` of text.
     chunk_rows: usize,
+    chunk_bytes: usize,
+    memory: MemoryBudget,
+    /// Room waited for by [`ParallelDecoder::wait_for_room`], for the next chunk.
+    room: Option<Reservation>,
+    /// A chunk is ready and the budget has no room for it.
+    starved: bool,
     /// The rows found and not yet handed to a task: their bytes, and where each ends.
     bytes: Vec<u8>,
     ends: Vec<usize>,
@@ -40,24 +51,34 @@ pub struct ParallelDecoder {
     rows: u64,
     /// Decimals rounded beyond the lake's scale, over the chunks decoded so far.
     rounded: u64,
-    /// Chunks being decoded, oldest first.
-    decoding: std::collections::VecDeque<
-        tokio::task::JoinHandle<Result<(RecordBatch, u64), DecodeError>>,
-    >,
+    /// Chunks being decoded, oldest first, each with its room in the budget.
+    decoding: std::collections::VecDeque<(Decoding, Reservation)>,
     /// At most one chunk per core is decoded at once, which bounds memory to a few chunks.
     in_flight: usize,
 }
 
 impl ParallelDecoder {
-    pub fn new(dataset: Dataset, chunk_rows: usize) -> ParallelDecoder {
-        ParallelDecoder::with_format(dataset, RowFormat::Json, chunk_rows)
+    /// A decoder of JSON rows, `chunk_rows` at most per chunk, its chunks held in `memory`.
+    pub fn new(dataset: Dataset, chunk_rows: usize, memory: MemoryBudget) -> ParallelDecoder {
+        ParallelDecoder::with_format(dataset, RowFormat::Json, chunk_rows, memory)
     }
 
-    pub fn with_format(dataset: Dataset, format: RowFormat, chunk_rows: usize) -> ParallelDecoder {
+    pub fn with_format(
+        dataset: Dataset,
+        format: RowFormat,
+        chunk_rows: usize,
+        memory: MemoryBudget,
+    ) -> ParallelDecoder {
+        // A chunk is a small share of the budget, so that several units' chunks fit in it.
+        let chunk_bytes = (memory.bytes() / 32).clamp(64 << 10, 4 << 20) as usize;
         ParallelDecoder {
             dataset,
             format,
             chunk_rows,
+            chunk_bytes,
+            memory,
+            room: None,
+            starved: false,
             bytes: Vec::new(),
             ends: Vec::new(),
             cell_ends: Vec::new(),
@@ -105,7 +126,16 @@ impl ParallelDecoder {
         })
     }
 
-    fn start_chunk(&mut self) {
+    /// The room a chunk of the rows taken so far needs: its text (as allocated) and the batch
+    /// it becomes, which is about as large again as the text.
+    fn chunk_room(&self) -> u64 {
+        let text = self.bytes.capacity() + self.bytes.len();
+        let ends = (self.ends.capacity() + self.cell_ends.capacity() + self.row_cells.capacity())
+            * std::mem::size_of::<usize>();
+        (text + ends) as u64
+    }
+
+    fn start_chunk(&mut self, room: Reservation) {
         let bytes = std::mem::take(&mut self.bytes);
         let ends = std::mem::take(&mut self.ends);
         let cell_ends = std::mem::take(&mut self.cell_ends);
@@ -113,81 +143,121 @@ impl ParallelDecoder {
         let first = self.rows - ends.len() as u64;
         let dataset = self.dataset;
         let format = self.format.clone();
-        self.decoding
-            .push_back(tokio::task::spawn_blocking(move || match format {
-                RowFormat::Json => {
-                    let mut decoder =
-                        RowDecoder::starting_at(dataset, first).with_capacity(ends.len());
-                    let mut start = 0;
-                    for end in ends {
-                        decoder.push_row(&bytes[start..end])?;
+        let task = tokio::task::spawn_blocking(move || match format {
+            RowFormat::Json => {
+                let mut decoder = RowDecoder::starting_at(dataset, first).with_capacity(ends.len());
+                let mut start = 0;
+                for end in ends {
+                    decoder.push_row(&bytes[start..end])?;
+                    start = end;
+                }
+                let rounded = decoder.rounded;
+                Ok((decoder.finish().expect("a chunk has rows"), rounded))
+            }
+            RowFormat::Csv(headers) => {
+                let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+                let mut decoder = table::TableDecoder::starting_at(dataset, &headers, first)
+                    .with_capacity(ends.len());
+                let mut splitter = csv::CsvSplitter::new();
+                let mut pushed = 0u64;
+                let mut push = |cells: &[&str]| {
+                    pushed += 1;
+                    decoder.push_record(cells)
+                };
+                // The splitter knows no row numbers: its errors get the chunk's.
+                splitter
+                    .feed(&bytes, &mut push)
+                    .and_then(|()| splitter.finish(&mut push))
+                    .map_err(|e| match e {
+                        DecodeError::Csv(reason) => {
+                            DecodeError::Csv(format!("row {}: {reason}", first + pushed + 1))
+                        }
+                        other => other,
+                    })?;
+                let rounded = decoder.rounded();
+                Ok((decoder.finish().expect("a chunk has rows"), rounded))
+            }
+            RowFormat::Cells(headers) => {
+                let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+                let mut decoder = table::TableDecoder::starting_at(dataset, &headers, first)
+                    .with_capacity(row_cells.len());
+                let text = std::str::from_utf8(&bytes).expect("cells are text");
+                let (mut start, mut cell) = (0, 0);
+                let mut cells = Vec::with_capacity(headers.len());
+                for row_end in row_cells {
+                    cells.clear();
+                    for &end in &cell_ends[cell..row_end] {
+                        cells.push(&text[start..end]);
                         start = end;
                     }
-                    let rounded = decoder.rounded;
-                    Ok((decoder.finish().expect("a chunk has rows"), rounded))
+                    cell = row_end;
+                    decoder.push_record(&cells)?;
                 }
-                RowFormat::Csv(headers) => {
-                    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-                    let mut decoder = table::TableDecoder::starting_at(dataset, &headers, first)
-                        .with_capacity(ends.len());
-                    let mut splitter = csv::CsvSplitter::new();
-                    let mut pushed = 0u64;
-                    let mut push = |cells: &[&str]| {
-                        pushed += 1;
-                        decoder.push_record(cells)
-                    };
-                    // The splitter knows no row numbers: its errors get the chunk's.
-                    splitter
-                        .feed(&bytes, &mut push)
-                        .and_then(|()| splitter.finish(&mut push))
-                        .map_err(|e| match e {
-                            DecodeError::Csv(reason) => {
-                                DecodeError::Csv(format!("row {}: {reason}", first + pushed + 1))
-                            }
-                            other => other,
-                        })?;
-                    let rounded = decoder.rounded();
-                    Ok((decoder.finish().expect("a chunk has rows"), rounded))
-                }
-                RowFormat::Cells(headers) => {
-                    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-                    let mut decoder = table::TableDecoder::starting_at(dataset, &headers, first)
-                        .with_capacity(row_cells.len());
-                    let text = std::str::from_utf8(&bytes).expect("cells are text");
-                    let (mut start, mut cell) = (0, 0);
-                    let mut cells = Vec::with_capacity(headers.len());
-                    for row_end in row_cells {
-                        cells.clear();
-                        for &end in &cell_ends[cell..row_end] {
-                            cells.push(&text[start..end]);
-                            start = end;
-                        }
-                        cell = row_end;
-                        decoder.push_record(&cells)?;
-                    }
-                    let rounded = decoder.rounded();
-                    Ok((decoder.finish().expect("a chunk has rows"), rounded))
-                }
-            }));
+                let rounded = decoder.rounded();
+                Ok((decoder.finish().expect("a chunk has rows"), rounded))
+            }
+        });
+        self.decoding.push_back((task, room));
     }
 
     /// The next decoded batch in order, when one should be taken now: a full chunk starts
-    /// decoding, and a batch is waited for once too many are in flight. With `all`, every
-    /// remaining row is decoded and returned, batch by batch, until `None`.
+    /// decoding, and a batch is waited for once too many are in flight or the budget has no
+    /// room for the next chunk. With `all`, every remaining row is decoded and returned, batch
+    /// by batch, until `None`. `None` with [`starved`](Self::starved) means a chunk waits for
+    /// room that only the caller can make.
     pub async fn next_batch(&mut self, all: bool) -> Option<Result<RecordBatch, DecodeError>> {
-        if self.ends.len() >= self.chunk_rows || (all && !self.ends.is_empty()) {
-            self.start_chunk();
+        let full = self.ends.len() >= self.chunk_rows || self.bytes.len() >= self.chunk_bytes;
+        if full || (all && !self.ends.is_empty()) {
+            let room = self
+                .room
+                .take()
+                .or_else(|| self.memory.try_reserve(self.chunk_room()));
+            match room {
+                Some(room) => {
+                    self.starved = false;
+                    self.start_chunk(room);
+                }
+                None if self.decoding.is_empty() => {
+                    self.starved = true;
+                    return None;
+                }
+                // The chunks in flight give their room back as they are taken.
+                None => return Some(self.take_oldest().await),
+            }
         }
         if self.decoding.len() >= self.in_flight || (all && !self.decoding.is_empty()) {
-            let task = self.decoding.pop_front()?;
-            let done = task.await.unwrap_or_else(|e| {
-                Err(DecodeError::Shape(format!("a decoding task failed: {e}")))
-            });
-            return Some(done.map(|(batch, rounded)| {
-                self.rounded += rounded;
-                batch
-            }));
+            return Some(self.take_oldest().await);
         }
         None
+    }
+
+    /// Whether a chunk is waiting for room in the budget while the decoder holds none of it:
+    /// the caller should give back what else it holds, then [`wait_for_room`](Self::wait_for_room).
+    pub fn starved(&self) -> bool {
+        self.starved
+    }
+
+    /// Waits until the budget has room for the waiting chunk.
+    pub async fn wait_for_room(&mut self) {
+        self.room = Some(self.memory.reserve(self.chunk_room()).await);
+        self.starved = false;
+    }
+
+    /// Lets the waiting chunk start without room, for a caller that cannot wait.
+    pub fn go_on_without_room(&mut self) {
+        self.room = Some(self.memory.none());
+        self.starved = false;
+    }
+
+    async fn take_oldest(&mut self) -> Result<RecordBatch, DecodeError> {
+        let (task, room) = self.decoding.pop_front().expect("a chunk is in flight");
+        let done = task
+            .await
+            .unwrap_or_else(|e| Err(DecodeError::Shape(format!("a decoding task failed: {e}"))));
+        drop(room);
+        done.map(|(batch, rounded)| {
+            self.rounded += rounded;
+            batch
+        })
     }
 }

@@ -10,6 +10,7 @@ use super::columns::{Scalar, append_tags};
 use super::json::parse_object;
 use super::values::*;
 use super::*;
+use crate::memory::MemoryBudget;
 use crate::model::Dataset;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Decimal128Type;
@@ -136,8 +137,12 @@ fn csv_record_errors_name_their_row_in_the_file() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let headers: Arc<[String]> = vec!["Cost".to_string(), "Date".to_string()].into();
-        let mut d =
-            ParallelDecoder::with_format(Dataset::CostDetails, RowFormat::Csv(headers.clone()), 2);
+        let mut d = ParallelDecoder::with_format(
+            Dataset::CostDetails,
+            RowFormat::Csv(headers.clone()),
+            2,
+            MemoryBudget::default(),
+        );
         for record in [
             &b"1.5,09/21/2023\n"[..],
             b"\"2,5\",09/22/2023\n",
@@ -148,7 +153,12 @@ fn csv_record_errors_name_their_row_in_the_file() {
         let err = d.next_batch(true).await.unwrap().unwrap_err().to_string();
         assert!(err.contains("row 2") && err.contains("`Cost`"), "{err}");
 
-        let mut d = ParallelDecoder::with_format(Dataset::CostDetails, RowFormat::Csv(headers), 8);
+        let mut d = ParallelDecoder::with_format(
+            Dataset::CostDetails,
+            RowFormat::Csv(headers),
+            8,
+            MemoryBudget::default(),
+        );
         d.push_row(b"1,09/21/2023\n");
         d.push_row(b"\xff,09/22/2023\n");
         let err = d.next_batch(true).await.unwrap().unwrap_err().to_string();

@@ -91,6 +91,7 @@ impl Lake {
             local_root: None,
             manifest_lock: Arc::default(),
             lease_lost: Arc::default(),
+            memory: Default::default(),
         })
     }
 }

@@ -14,6 +14,8 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use tokio::sync::Mutex;
 
+use crate::memory::MemoryBudget;
+
 pub use lease::{Holder, LEASE_TTL, Lease};
 pub use manifest::{MANIFEST_FILE, Manifest, PartitionEntry, STATE_DIR};
 pub use writer::{PartitionWriter, ROW_GROUP_ROWS, Written, parquet_properties, writer_properties};
@@ -59,6 +61,9 @@ pub struct Lake {
     manifest_lock: Arc<Mutex<()>>,
     /// Set when this process's object-store lease could not be renewed: it commits no more.
     lease_lost: Arc<std::sync::atomic::AtomicBool>,
+    /// What the partition writers (and the units writing through them) take their buffers
+    /// from.
+    memory: MemoryBudget,
 }
 
 impl std::fmt::Debug for Lake {
@@ -115,6 +120,7 @@ impl Lake {
             local_root: Some(root),
             manifest_lock: Arc::default(),
             lease_lost: Arc::default(),
+            memory: MemoryBudget::default(),
         })
     }
 
@@ -137,6 +143,16 @@ impl Lake {
 
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// The lake with every writer drawing on `memory`: the budget of a run.
+    pub fn with_memory(mut self, memory: MemoryBudget) -> Lake {
+        self.memory = memory;
+        self
+    }
+
+    pub fn memory(&self) -> &MemoryBudget {
+        &self.memory
     }
 
     /// The root URL, ending in `/`.

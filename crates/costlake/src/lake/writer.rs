@@ -1,7 +1,9 @@
 //! Writing a partition's file apart from publishing it: a Parquet file (zstd, ~128k-row row
 //! groups, statistics, costlake's version and the schema version in its metadata) streamed
 //! through `object_store` under a staging name and made visible whole on `finish`, hashed as
-//! it goes. Recording it in the manifest is `manifest`'s job.
+//! it goes. Recording it in the manifest is `manifest`'s job. The open row group is held in
+//! the run's [`MemoryBudget`]: when the budget has no room for it to grow, it is flushed early,
+//! so row groups are smaller under memory pressure, never the process larger.
 
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -16,6 +18,7 @@ use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use sha2::{Digest, Sha256};
 
 use super::{Lake, LakeError};
+use crate::memory::{MemoryBudget, Reservation};
 use crate::model::{Dataset, PartitionKey};
 use crate::schema;
 
@@ -42,6 +45,8 @@ impl Lake {
             writer,
             path,
             rows: 0,
+            row_group: self.memory.none(),
+            pinned: None,
         })
     }
 }
@@ -110,6 +115,10 @@ pub struct PartitionWriter {
     writer: AsyncArrowWriter<HashingSink>,
     path: Path,
     rows: u64,
+    /// The open row group's share of the budget: its encoders' memory.
+    row_group: Reservation,
+    /// What the unit holds until the file is finished: see [`PartitionWriter::pin`].
+    pinned: Option<Reservation>,
 }
 
 /// A partition's file made visible, to be published with its provenance.
@@ -122,15 +131,52 @@ pub struct Written {
 }
 
 impl PartitionWriter {
+    /// Writes a batch into the open row group, flushing it first if the budget has no room
+    /// for it to grow.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), LakeError> {
         self.rows += batch.num_rows() as u64;
         self.writer
             .write(batch)
             .await
-            .map_err(|source| LakeError::Parquet {
-                path: self.path.to_string(),
-                source,
-            })
+            .map_err(|source| self.error(source))?;
+        if !self.row_group.try_resize(self.writer.memory_size() as u64) {
+            self.flush_row_group().await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the open row group now, giving its memory back to the budget.
+    pub async fn flush_row_group(&mut self) -> Result<(), LakeError> {
+        self.writer
+            .flush()
+            .await
+            .map_err(|source| self.error(source))?;
+        self.row_group.try_resize(self.writer.memory_size() as u64);
+        Ok(())
+    }
+
+    /// Keeps `room` until the file is finished: an answer the unit holds whole while its rows
+    /// are written. A unit holding such room never waits for more (it could be waiting for
+    /// itself): it decodes one chunk at a time instead, over the budget by that chunk.
+    pub fn pin(&mut self, room: Reservation) {
+        self.pinned = Some(room);
+    }
+
+    /// Whether the unit holds room it cannot give back before the file is finished.
+    pub fn pins_memory(&self) -> bool {
+        self.pinned.as_ref().is_some_and(|r| r.bytes() > 0)
+    }
+
+    /// The budget the writer's row groups are held in, for the unit's other buffers.
+    pub fn memory(&self) -> MemoryBudget {
+        self.row_group.budget().clone()
+    }
+
+    fn error(&self, source: parquet::errors::ParquetError) -> LakeError {
+        LakeError::Parquet {
+            path: self.path.to_string(),
+            source,
+        }
     }
 
     pub fn rows(&self) -> u64 {

@@ -23,6 +23,12 @@ pub async fn run<S: Source>(
     let lease = lake.lease(S::COMMAND).await?;
     let report = run_leased(source, lake, jobs, observer, started).await;
     lease.release().await;
+    let memory = lake.memory();
+    tracing::debug!(
+        "memory budget: at most {} KiB of {} KiB held at once",
+        memory.peak() >> 10,
+        memory.bytes() >> 10
+    );
     report
 }
 

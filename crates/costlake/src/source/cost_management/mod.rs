@@ -101,7 +101,9 @@ pub async fn sync(
     observer: &dyn Observer,
 ) -> Result<RunReport, SourceError> {
     let source = CostManagement::new(opts)?;
-    let lake = Lake::open(&opts.settings.lake, true).await?;
+    let lake = Lake::open(&opts.settings.lake, true)
+        .await?
+        .with_memory(crate::memory::MemoryBudget::new(opts.settings.memory));
     super::run(&source, &lake, opts.settings.jobs, observer).await
 }
 

@@ -106,6 +106,8 @@ pub(super) async fn price_sheet(
             Err(e) => return Err(e.into()),
         };
         let mut writer = ctx.writer()?;
+        // Held whole while its entries are read; the unit holds nothing else of the budget yet.
+        writer.pin(writer.memory().reserve(zip.len() as u64).await);
         match read_zip(&zip, &mut writer).await {
             Ok(rounded) => {
                 let file = writer.finish().await?;

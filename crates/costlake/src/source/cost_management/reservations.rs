@@ -199,9 +199,13 @@ async fn list(
                     .send(Method::GET, &url, None, &mut ctx.retries)
                     .await?;
                 bytes += reply.body.len() as u64;
-                let Some(next) =
-                    rows_of(&reply, &mut sink).map_err(|e| format!("{key}, page {page}: {e}"))?
-                else {
+                let page_room = sink
+                    .hold(reply.body.len() as u64)
+                    .await
+                    .map_err(|e| e.at(key, Some(page)))?;
+                let rows = rows_of(&reply, &mut sink);
+                drop((reply, page_room));
+                let Some(next) = rows.map_err(|e| format!("{key}, page {page}: {e}"))? else {
                     break;
                 };
                 sink.flush(false).await.map_err(|e| e.at(key, Some(page)))?;

@@ -12,6 +12,7 @@ use super::super::{BATCH_ROWS, UnitContext, UnitError, WriteError, write_decoded
 use crate::decode::{DecodeError, ParallelDecoder, RowScanner};
 use crate::http::{Answer, Client, Failure, HttpError};
 use crate::lake::{LakeError, PartitionWriter, Written};
+use crate::memory::Reservation;
 use crate::model::PartitionKey;
 
 /// What a unit asks for: a URL on the client's host, and the ETag the lake holds.
@@ -44,15 +45,31 @@ impl WriteError {
 
 impl Sink {
     pub(in crate::source) fn new(ctx: &UnitContext<'_>) -> Result<Sink, LakeError> {
+        let writer = ctx.writer()?;
         Ok(Sink {
-            decoder: ParallelDecoder::new(ctx.key.dataset, BATCH_ROWS),
-            writer: ctx.writer()?,
+            decoder: ParallelDecoder::new(ctx.key.dataset, BATCH_ROWS, writer.memory()),
+            writer,
         })
     }
 
     /// Writes the batches that are ready (with `all`, every row taken so far).
     pub(in crate::source) async fn flush(&mut self, all: bool) -> Result<(), WriteError> {
         write_decoded(&mut self.decoder, &mut self.writer, all).await
+    }
+
+    /// Room in the budget for an answer of `bytes` held whole. With none now, the unit first
+    /// writes what it has decoded and flushes its row group, so that it waits holding nothing.
+    pub(in crate::source) async fn hold(&mut self, bytes: u64) -> Result<Reservation, WriteError> {
+        let memory = self.writer.memory();
+        if let Some(room) = memory.try_reserve(bytes) {
+            return Ok(room);
+        }
+        self.flush(true).await?;
+        self.writer
+            .flush_row_group()
+            .await
+            .map_err(WriteError::Lake)?;
+        Ok(memory.reserve(bytes).await)
     }
 
     /// Feeds JSON bytes through a scanner; the rows found are decoded as chunks fill.
@@ -174,6 +191,10 @@ pub(super) async fn paged(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Result
                 }
             };
             json_bytes += body.len() as u64;
+            let page_room = sink
+                .hold(body.len() as u64)
+                .await
+                .map_err(|e| e.at(key, Some(page)))?;
             let located_here = |e| located(key, Some(page), e);
             // An empty page with a nextLink does not end the period; only the link does.
             let next = match RowScanner::next_link_of(&body).map_err(located_here)? {
@@ -194,6 +215,8 @@ pub(super) async fn paged(ctx: &mut UnitContext<'_>, req: Request<'_>) -> Result
             sink.feed(&mut scanner, &body).map_err(located_here)?;
             scanner.finish().map_err(located_here)?;
             scanner.check_page().map_err(located_here)?;
+            // The page's rows are the decoder's now, and their chunks take their own room.
+            drop((body, page_room));
             sink.flush(false).await.map_err(|e| e.at(key, Some(page)))?;
             ctx.progress(sink.decoder.rows(), json_bytes);
             match next {

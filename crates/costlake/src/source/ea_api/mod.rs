@@ -39,7 +39,9 @@ pub struct SyncOptions {
 /// Syncs the lake of `opts.settings` from the EA Reporting API.
 pub async fn sync(opts: &SyncOptions, observer: &dyn Observer) -> Result<RunReport, SourceError> {
     let source = EaApi::new(opts)?;
-    let lake = Lake::open(&opts.settings.lake, true).await?;
+    let lake = Lake::open(&opts.settings.lake, true)
+        .await?
+        .with_memory(crate::memory::MemoryBudget::new(opts.settings.memory));
     super::run(&source, &lake, opts.settings.jobs, observer).await
 }
 

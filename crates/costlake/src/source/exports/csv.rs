@@ -13,15 +13,17 @@ use super::{ExportError, Part, header_problem};
 use crate::decode::csv::{CsvRecordScanner, CsvSplitter};
 use crate::decode::{DecodeError, ParallelDecoder, RowFormat};
 use crate::lake::{PartitionWriter, redact};
+use crate::memory::MemoryBudget;
 use crate::model::Dataset;
 
 /// How many times its compressed size a gzip part may inflate to.
 pub const MAX_INFLATION: u64 = 200;
 /// Inflated bytes always allowed, whatever the ratio (a tiny part has a poor one).
 pub(crate) const INFLATION_FLOOR: u64 = 16 << 20;
-/// Compressed bytes inflated at once: with the ratio check after each, memory holds at most
-/// one slice's inflation.
-const GZIP_SLICE: usize = 16 << 10;
+/// Bytes taken at once (compressed, for gzip): with the ratio check after each, memory holds
+/// at most one slice's inflation, and the rows of each slice are decoded before the next is
+/// taken, however large the stream's chunks are.
+const SLICE: usize = 16 << 10;
 
 /// Streams one CSV part of an export run into the writer; returns its data rows and how
 /// many decimals were rounded.
@@ -95,7 +97,7 @@ where
         WriteError::Decode(e) => decode_err(e),
         WriteError::Lake(e) => e.into(),
     };
-    let mut table = CsvTable::new(part.dataset, part.header);
+    let mut table = CsvTable::new(part.dataset, part.header, writer.memory());
     let mut gunzip = part
         .gzip
         .then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
@@ -107,7 +109,7 @@ where
         match (gunzip.as_mut(), chunk) {
             (Some(gz), Some(chunk)) => {
                 use std::io::Write;
-                for slice in chunk.chunks(GZIP_SLICE) {
+                for slice in chunk.chunks(SLICE) {
                     gz.write_all(slice).map_err(|e| {
                         error(format!("not gzip data the export could have written: {e}"))
                     })?;
@@ -119,16 +121,15 @@ where
                         )));
                     }
                     // The inflated bytes are taken and the buffer kept for the next slice.
-                    table.feed(gz.get_ref()).map_err(decode_err)?;
+                    table.take(gz.get_ref(), writer).await.map_err(write_err)?;
                     gz.get_mut().clear();
-                    if let Some(decoder) = table.rows.decoder.as_mut() {
-                        write_decoded(decoder, writer, false)
-                            .await
-                            .map_err(write_err)?;
-                    }
                 }
             }
-            (None, Some(chunk)) => table.feed(&chunk).map_err(decode_err)?,
+            (None, Some(chunk)) => {
+                for slice in chunk.chunks(SLICE) {
+                    table.take(slice, writer).await.map_err(write_err)?;
+                }
+            }
             (_, None) => {
                 if let Some(gz) = gunzip.take() {
                     let plain = gz
@@ -173,6 +174,8 @@ struct CsvTable {
 
 struct CsvRows {
     dataset: Dataset,
+    /// The budget the decoder's chunks are held in.
+    memory: MemoryBudget,
     /// The header in force: the file's own, or the one of the file before it.
     header: Option<Vec<String>>,
     /// Whether the next record is the file's first.
@@ -184,11 +187,12 @@ struct CsvRows {
 }
 
 impl CsvTable {
-    fn new(dataset: Dataset, header: Option<&[String]>) -> CsvTable {
+    fn new(dataset: Dataset, header: Option<&[String]>, memory: MemoryBudget) -> CsvTable {
         CsvTable {
             scanner: CsvRecordScanner::new(),
             rows: CsvRows {
                 dataset,
+                memory,
                 header: header.map(<[String]>::to_vec),
                 first: true,
                 decoder: None,
@@ -201,6 +205,15 @@ impl CsvTable {
     fn feed(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
         let rows = &mut self.rows;
         self.scanner.feed(bytes, |record| rows.on_record(record))
+    }
+
+    /// Takes plain text, and writes the rows decoded by now.
+    async fn take(&mut self, text: &[u8], writer: &mut PartitionWriter) -> Result<(), WriteError> {
+        self.feed(text).map_err(WriteError::Decode)?;
+        match self.rows.decoder.as_mut() {
+            Some(decoder) => write_decoded(decoder, writer, false).await,
+            None => Ok(()),
+        }
     }
 
     fn finish(&mut self) -> Result<(), DecodeError> {
@@ -255,6 +268,7 @@ impl CsvRows {
             self.dataset,
             RowFormat::Csv(headers.clone().into()),
             BATCH_ROWS,
+            self.memory.clone(),
         ));
         self.header = Some(headers);
     }

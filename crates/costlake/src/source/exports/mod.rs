@@ -47,6 +47,8 @@ pub struct IngestOptions {
     pub datasets: Vec<Dataset>,
     /// Partitions ingested at once.
     pub jobs: usize,
+    /// The bytes of buffers all of them share: see [`crate::memory`].
+    pub memory: u64,
 }
 
 impl Default for IngestOptions {
@@ -54,6 +56,7 @@ impl Default for IngestOptions {
         IngestOptions {
             datasets: Dataset::EXPORTS.to_vec(),
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            memory: crate::memory::DEFAULT_MEMORY,
         }
     }
 }
@@ -69,7 +72,10 @@ pub async fn ingest(
         tree,
         datasets: &opts.datasets,
     };
-    super::run(&source, lake, opts.jobs, observer).await
+    let lake = lake
+        .clone()
+        .with_memory(crate::memory::MemoryBudget::new(opts.memory));
+    super::run(&source, &lake, opts.jobs, observer).await
 }
 
 /// An export tree as a source.

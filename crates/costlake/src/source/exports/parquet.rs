@@ -59,6 +59,7 @@ pub(super) async fn read(
         part.dataset,
         RowFormat::Cells(headers.iter().map(|h| h.to_string()).collect()),
         BATCH_ROWS,
+        writer.memory(),
     );
     let mut stream = builder.build().map_err(|e| err(&e))?;
     loop {
