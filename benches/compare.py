@@ -7,7 +7,8 @@ sizes whose sync memory is compared; EXPORT_SIZES ["1000000 5000000"] month size
 Cost Management export ingest; REPEATS [3] timed runs per measurement (the median is kept);
 QUERY_REPEATS [11] runs of each saved query (they take milliseconds, and vary by half from run
 to run on a shared machine);
-SECTIONS ["ingest sync repl queries exports"] which to run: each section's figures are kept in
+BUDGET_PERIODS [12] × BUDGET_ROWS [1000000] for the memory budget of a whole run (`budget`);
+SECTIONS ["ingest sync repl queries exports arm budget"] which to run: each section's figures are kept in
 benches/results.json, so one section can be measured again and RESULTS.md rewritten from all.
 """
 import json
@@ -35,7 +36,9 @@ REPEATS = int(os.environ.get("REPEATS", 3))
 QUERY_REPEATS = int(os.environ.get("QUERY_REPEATS", 11))
 EXPORT_SIZES = [int(x) for x in os.environ.get("EXPORT_SIZES", "1000000 5000000").split()]
 ARM_SIZES = [int(x) for x in os.environ.get("ARM_SIZES", "1000000 5000000").split()]
-SECTIONS = os.environ.get("SECTIONS", "ingest sync repl queries exports arm").split()
+BUDGET_PERIODS = int(os.environ.get("BUDGET_PERIODS", 12))
+BUDGET_ROWS = int(os.environ.get("BUDGET_ROWS", 1_000_000))
+SECTIONS = os.environ.get("SECTIONS", "ingest sync repl queries exports arm budget").split()
 SAVED = ROOT / "benches/results.json"
 DEMO_KEY = "costlake-demo-key-0000000000000000"
 # The emulated tenant's service principal (costlake_emulator::DEMO_TENANT and friends).
@@ -304,6 +307,27 @@ def main():
             print("arm", rows, arm[rows], flush=True)
         keep("arm", arm)
 
+    # 7. One memory budget for a whole run: default flags (four units at once for sync, one
+    # per core for ingest), one period against many.
+    if "budget" in SECTIONS:
+        budget = {}
+        for periods in [1, BUDGET_PERIODS]:
+            emu, base = emulator(periods, BUDGET_ROWS)
+            s, rss, _, _ = run_rss([BIN, "sync", "--enrollment", "100", "--api-base", base,
+                                    "--lake", work / f"budget-sync{periods}", "--quiet",
+                                    "--datasets", "usage_details"], {"COSTLAKE_API_KEY": DEMO_KEY})
+            emu.terminate()
+            tree = work / f"budget-tree{periods}"
+            run([BIN, "emulate", "--exports", tree, "--periods", periods, "--last-period", "202412",
+                 "--rows-per-period", BUDGET_ROWS, "--export-types", "ActualCost", "--part-rows", 500000])
+            xs, xrss, out, _ = run_rss([BIN, "ingest", "--source", tree, "--lake", work / f"budget-x{periods}",
+                                        "--datasets", "cost_details"])
+            assert f"{periods} partitions ingested" in out, out
+            shutil.rmtree(tree)
+            budget[periods] = (s, rss, xs, xrss)
+            print("budget", periods, budget[periods], flush=True)
+        keep("budget", {"rows": BUDGET_ROWS, "by_periods": budget})
+
     write_report(cpu, mem, saved)
     shutil.rmtree(work)
 
@@ -327,6 +351,16 @@ def targets(saved):
         (f"Cost Management sync of a {arm[-1][0]:,}-row month under 300 MB",
          f"{arm[-1][1][1]:.0f} MB", arm[-1][1][1] < 300),
     ] if arm else []
+    budget = saved.get("budget", {}).get("figures")
+    if budget:
+        rows = budget["rows"]
+        (one, one_fig), (many, many_fig) = sorted((int(k), v) for k, v in budget["by_periods"].items())
+        for name, rss_at in [("sync", 1), ("ingest", 3)]:
+            top, base = many_fig[rss_at], one_fig[rss_at]
+            arm_targets.append((
+                f"default-flag {name} of {many} periods × {rows:,} rows: at most 300 MB, at most 10% above one period",
+                f"{top:.0f} MB; one period {base:.0f} MB (+{100 * (top / base - 1):.0f}%)",
+                top <= 300 and top <= 1.1 * base))
     return arm_targets + [
         ("JSON ingest at least 2× DuckDB's throughput", f"{duck:.2f}×", duck >= 2),
         ("JSON ingest at least 5× the pandas script's", f"{pandas:.1f}×", pandas >= 5),
@@ -434,6 +468,22 @@ def write_report(cpu, mem, saved):
         for rows, (s, rss) in arm.items():
             ingest_rate = f"{rows / exports[rows][0]:,.0f}" if rows in exports else "–"
             lines.append(f"| {rows:,} rows | {s:.1f} | {2 * rows / s:,.0f} | {rss:.0f} | {ingest_rate} |")
+    budget = saved.get("budget", {}).get("figures")
+    if budget:
+        rows = budget["rows"]
+        lines += [
+            "",
+            "## A whole run in one memory budget",
+            "",
+            f"Default flags (the default `--memory 256MB`; `sync` four units at once, `ingest` one per "
+            f"core): `sync` of the usage of one and of many periods of {rows:,} rows from the emulator, "
+            f"and `ingest` of as many months of the actual-cost export (gzip CSV parts of 500,000 rows).",
+            "",
+            "| periods | sync s | sync peak RSS MB | ingest s | ingest peak RSS MB |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for periods, (s, rss, xs, xrss) in sorted((int(k), v) for k, v in budget["by_periods"].items()):
+            lines.append(f"| {periods} | {s:.1f} | {rss:.0f} | {xs:.1f} | {xrss:.0f} |")
     lines += [
         "",
         f"## REPL start-up",
@@ -465,6 +515,7 @@ def write_report(cpu, mem, saved):
         "```",
         f"ROWS={ROWS} LAKE_PERIODS={LAKE_PERIODS} LAKE_ROWS={LAKE_ROWS} RSS_SIZES=\"{' '.join(map(str, RSS_SIZES))}\" REPEATS={REPEATS} benches/compare.sh",
         "SECTIONS=arm ARM_SIZES=\"1000000 5000000\" benches/compare.sh   # one section again",
+        "SECTIONS=budget BUDGET_PERIODS=12 BUDGET_ROWS=1000000 benches/compare.sh",
         "cargo bench --bench decode",
         "cargo bench --bench queries",
         "```",
