@@ -110,16 +110,7 @@ async fn costlake_ingest(input: &str, lake_dir: &str) -> (u64, u64) {
         let last = n == 0;
         bytes += n as u64;
         decoder.feed(&mut scanner, &chunk[..n]).unwrap();
-        loop {
-            while let Some(batch) = decoder.next_batch(last).await {
-                writer.write(&batch.unwrap()).await.unwrap();
-            }
-            if !decoder.starved() {
-                break;
-            }
-            writer.flush_row_group().await.unwrap();
-            decoder.wait_for_room().await;
-        }
+        writer.write_decoded(&mut decoder, last).await.unwrap();
         if last {
             break;
         }

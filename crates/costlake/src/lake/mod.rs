@@ -18,7 +18,9 @@ use crate::memory::MemoryBudget;
 
 pub use lease::{Holder, LEASE_TTL, Lease};
 pub use manifest::{MANIFEST_FILE, Manifest, PartitionEntry, STATE_DIR};
-pub use writer::{PartitionWriter, ROW_GROUP_ROWS, Written, parquet_properties, writer_properties};
+pub use writer::{
+    PartitionWriter, ROW_GROUP_ROWS, WriteError, Written, parquet_properties, writer_properties,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {

@@ -1,7 +1,8 @@
 //! Writing a partition's file apart from publishing it: a Parquet file (zstd, ~128k-row row
 //! groups, statistics, costlake's version and the schema version in its metadata) streamed
 //! through `object_store` under a staging name and made visible whole on `finish`, hashed as
-//! it goes. Recording it in the manifest is `manifest`'s job. The open row group is held in
+//! it goes. Recording it in the manifest is `manifest`'s job. Every source writes decoded rows
+//! through one loop, [`PartitionWriter::write_decoded`]. The open row group is held in
 //! the run's [`MemoryBudget`]: when the budget has no room for it to grow, it is flushed early,
 //! so row groups are smaller under memory pressure, never the process larger.
 
@@ -18,6 +19,7 @@ use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use sha2::{Digest, Sha256};
 
 use super::{Lake, LakeError};
+use crate::decode::{DecodeError, ParallelDecoder};
 use crate::memory::{MemoryBudget, Reservation};
 use crate::model::{Dataset, PartitionKey};
 use crate::schema;
@@ -121,6 +123,13 @@ pub struct PartitionWriter {
     pinned: Option<Reservation>,
 }
 
+/// Why decoded rows could not be written.
+#[derive(Debug)]
+pub enum WriteError {
+    Decode(DecodeError),
+    Lake(LakeError),
+}
+
 /// A partition's file made visible, to be published with its provenance.
 #[derive(Debug, Clone)]
 pub struct Written {
@@ -143,6 +152,32 @@ impl PartitionWriter {
             self.flush_row_group().await?;
         }
         Ok(())
+    }
+
+    /// Writes the batches `decoder` has ready, in order (with `all`, every row it has taken):
+    /// the one loop between decoding and a partition file, for every source. When the budget
+    /// has no room for the next chunk, the row group is flushed before the unit waits, so a
+    /// waiting unit holds nothing of the budget (or, holding an answer whole, does not wait).
+    pub async fn write_decoded(
+        &mut self,
+        decoder: &mut ParallelDecoder,
+        all: bool,
+    ) -> Result<(), WriteError> {
+        loop {
+            while let Some(batch) = decoder.next_batch(all).await {
+                let batch = batch.map_err(WriteError::Decode)?;
+                self.write(&batch).await.map_err(WriteError::Lake)?;
+            }
+            if !decoder.starved() {
+                return Ok(());
+            }
+            self.flush_row_group().await.map_err(WriteError::Lake)?;
+            if self.pins_memory() {
+                decoder.go_on_without_room();
+            } else {
+                decoder.wait_for_room().await;
+            }
+        }
     }
 
     /// Ends the open row group now, giving its memory back to the budget.
@@ -206,5 +241,66 @@ impl PartitionWriter {
     pub async fn abort(self) {
         let mut sink = self.writer.into_inner();
         let _ = sink.inner.abort().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::decode::RowFormat;
+    use crate::model::PeriodId;
+
+    /// Rows of a CSV cost export, decoded and written in a budget smaller than one chunk, with
+    /// `pinned` bytes of it held by the unit for the whole file (as the price sheet's ZIP is).
+    async fn write_in_tiny_budget(pinned: u64) -> u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap(), true)
+            .await
+            .unwrap()
+            .with_memory(MemoryBudget::new(64 << 10));
+        let key = PartitionKey {
+            dataset: Dataset::CostDetails,
+            account: "100".into(),
+            cost_type: None,
+            period: Some(PeriodId(202401)),
+        };
+        let mut writer = lake.writer(&key).unwrap();
+        if pinned > 0 {
+            writer.pin(lake.memory().reserve(pinned).await);
+        }
+        let headers: Arc<[String]> = vec!["Cost".to_string(), "Date".to_string()].into();
+        let mut decoder = ParallelDecoder::with_format(
+            Dataset::CostDetails,
+            RowFormat::Csv(headers),
+            8192,
+            writer.memory(),
+        );
+        for day in 0..20_000u32 {
+            decoder.push_row(format!("{day}.25,01/{:02}/2024\n", day % 28 + 1).as_bytes());
+            if day % 1000 == 999 {
+                let written = writer.write_decoded(&mut decoder, false);
+                let done = tokio::time::timeout(Duration::from_secs(60), written).await;
+                assert!(
+                    done.expect("the unit waits for room only it could give back")
+                        .is_ok(),
+                    "decoded and written"
+                );
+            }
+        }
+        let written = writer.write_decoded(&mut decoder, true);
+        let done = tokio::time::timeout(Duration::from_secs(60), written).await;
+        assert!(done.expect("the last chunks find room").is_ok());
+        writer.finish().await.unwrap().rows
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_unit_in_a_budget_smaller_than_a_chunk_writes_every_row() {
+        assert_eq!(write_in_tiny_budget(0).await, 20_000);
+        // Holding most of the budget whole, it cannot wait for room: it goes on, over the
+        // budget by one chunk, instead of waiting for itself.
+        assert_eq!(write_in_tiny_budget(60 << 10).await, 20_000);
     }
 }

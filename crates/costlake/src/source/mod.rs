@@ -17,7 +17,6 @@ pub mod exports;
 mod report;
 mod runner;
 
-use crate::decode::{DecodeError, ParallelDecoder};
 use crate::lake::{Lake, LakeError, Manifest, PartitionWriter, Written};
 use crate::model::{PartitionKey, Provenance};
 
@@ -186,97 +185,3 @@ impl UnitContext<'_> {
 
 /// Rows per decoded chunk, and per Arrow batch handed to a partition writer.
 pub(crate) const BATCH_ROWS: usize = 8192;
-
-/// Why decoded rows could not be written.
-pub(crate) enum WriteError {
-    Decode(DecodeError),
-    Lake(LakeError),
-}
-
-/// Writes the batches `decoder` has ready, in order, into `writer` (with `all`, every row it
-/// has taken): the one loop between decoding and a partition file, for every source. When the
-/// budget has no room for the next chunk, the unit's row group is flushed before it waits, so
-/// a waiting unit holds nothing of the budget (or, holding an answer whole, does not wait).
-pub(crate) async fn write_decoded(
-    decoder: &mut ParallelDecoder,
-    writer: &mut PartitionWriter,
-    all: bool,
-) -> Result<(), WriteError> {
-    loop {
-        while let Some(batch) = decoder.next_batch(all).await {
-            let batch = batch.map_err(WriteError::Decode)?;
-            writer.write(&batch).await.map_err(WriteError::Lake)?;
-        }
-        if !decoder.starved() {
-            return Ok(());
-        }
-        writer.flush_row_group().await.map_err(WriteError::Lake)?;
-        if writer.pins_memory() {
-            decoder.go_on_without_room();
-        } else {
-            decoder.wait_for_room().await;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use super::*;
-    use crate::decode::RowFormat;
-    use crate::memory::MemoryBudget;
-    use crate::model::{Dataset, PeriodId};
-
-    /// Rows of a CSV cost export, decoded and written in a budget smaller than one chunk, with
-    /// `pinned` bytes of it held by the unit for the whole file (as the price sheet's ZIP is).
-    async fn write_in_tiny_budget(pinned: u64) -> u64 {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::open(dir.path().to_str().unwrap(), true)
-            .await
-            .unwrap()
-            .with_memory(MemoryBudget::new(64 << 10));
-        let key = PartitionKey {
-            dataset: Dataset::CostDetails,
-            account: "100".into(),
-            cost_type: None,
-            period: Some(PeriodId(202401)),
-        };
-        let mut writer = lake.writer(&key).unwrap();
-        if pinned > 0 {
-            writer.pin(lake.memory().reserve(pinned).await);
-        }
-        let headers: Arc<[String]> = vec!["Cost".to_string(), "Date".to_string()].into();
-        let mut decoder = ParallelDecoder::with_format(
-            Dataset::CostDetails,
-            RowFormat::Csv(headers),
-            BATCH_ROWS,
-            writer.memory(),
-        );
-        for day in 0..20_000u32 {
-            decoder.push_row(format!("{day}.25,01/{:02}/2024\n", day % 28 + 1).as_bytes());
-            if day % 1000 == 999 {
-                let written = write_decoded(&mut decoder, &mut writer, false);
-                let done = tokio::time::timeout(Duration::from_secs(60), written).await;
-                assert!(
-                    done.expect("the unit waits for room only it could give back")
-                        .is_ok(),
-                    "decoded and written"
-                );
-            }
-        }
-        let written = write_decoded(&mut decoder, &mut writer, true);
-        let done = tokio::time::timeout(Duration::from_secs(60), written).await;
-        assert!(done.expect("the last chunks find room").is_ok());
-        writer.finish().await.unwrap().rows
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_unit_in_a_budget_smaller_than_a_chunk_writes_every_row() {
-        assert_eq!(write_in_tiny_budget(0).await, 20_000);
-        // Holding most of the budget whole, it cannot wait for room: it goes on, over the
-        // budget by one chunk, instead of waiting for itself.
-        assert_eq!(write_in_tiny_budget(60 << 10).await, 20_000);
-    }
-}

@@ -8,10 +8,10 @@ use bytes::Bytes;
 use futures::StreamExt;
 use reqwest::Url;
 
-use super::super::{BATCH_ROWS, UnitContext, UnitError, WriteError, write_decoded};
+use super::super::{BATCH_ROWS, UnitContext, UnitError};
 use crate::decode::{DecodeError, ParallelDecoder, RowScanner};
 use crate::http::{Answer, Client, Failure, HttpError};
-use crate::lake::{LakeError, PartitionWriter, Written};
+use crate::lake::{LakeError, PartitionWriter, WriteError, Written};
 use crate::memory::Reservation;
 use crate::model::PartitionKey;
 
@@ -54,7 +54,7 @@ impl Sink {
 
     /// Writes the batches that are ready (with `all`, every row taken so far).
     pub(in crate::source) async fn flush(&mut self, all: bool) -> Result<(), WriteError> {
-        write_decoded(&mut self.decoder, &mut self.writer, all).await
+        self.writer.write_decoded(&mut self.decoder, all).await
     }
 
     /// Room in the budget for an answer of `bytes` held whole. With none now, the unit first

@@ -8,11 +8,11 @@
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 
-use super::super::{BATCH_ROWS, WriteError, write_decoded};
+use super::super::BATCH_ROWS;
 use super::{ExportError, Part, header_problem};
 use crate::decode::csv::{CsvRecordScanner, CsvSplitter};
 use crate::decode::{DecodeError, ParallelDecoder, RowFormat};
-use crate::lake::{PartitionWriter, redact};
+use crate::lake::{PartitionWriter, WriteError, redact};
 use crate::memory::MemoryBudget;
 use crate::model::Dataset;
 
@@ -144,7 +144,8 @@ where
             return Err(error(message.clone()));
         }
         if let Some(decoder) = table.rows.decoder.as_mut() {
-            write_decoded(decoder, writer, last)
+            writer
+                .write_decoded(decoder, last)
                 .await
                 .map_err(write_err)?;
         }
@@ -211,7 +212,7 @@ impl CsvTable {
     async fn take(&mut self, text: &[u8], writer: &mut PartitionWriter) -> Result<(), WriteError> {
         self.feed(text).map_err(WriteError::Decode)?;
         match self.rows.decoder.as_mut() {
-            Some(decoder) => write_decoded(decoder, writer, false).await,
+            Some(decoder) => writer.write_decoded(decoder, false).await,
             None => Ok(()),
         }
     }

@@ -16,12 +16,10 @@ use object_store::path::Path;
 pub use manifest::{Blob, DeliveryConfig, ExportConfig, RUN_MANIFEST, RunInfo, RunManifest};
 pub use tree::ExportTree;
 
-use super::{
-    Fetched, Observer, Plan, RunReport, Source, SourceError, UnitContext, UnitError, WriteError,
-};
+use super::{Fetched, Observer, Plan, RunReport, Source, SourceError, UnitContext, UnitError};
 use crate::decode::DecodeError;
 use crate::decode::table::TableDecoder;
-use crate::lake::{Lake, LakeError, Manifest, Written};
+use crate::lake::{Lake, LakeError, Manifest, WriteError, Written};
 use crate::model::{Dataset, Provenance};
 use manifest::{ExportRun, PartFormat};
 

@@ -22,7 +22,7 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
-use super::super::{BATCH_ROWS, write_decoded};
+use super::super::BATCH_ROWS;
 use super::{ExportError, Part, header_problem};
 use crate::decode::{ParallelDecoder, RowFormat};
 use crate::lake::{PartitionWriter, redact};
@@ -85,7 +85,8 @@ pub(super) async fn read(
                 decoder.push_cells(&cells);
             }
         }
-        write_decoded(&mut decoder, writer, last)
+        writer
+            .write_decoded(&mut decoder, last)
             .await
             .map_err(|e| part.write_error(e))?;
         if last {
