@@ -33,7 +33,7 @@ impl Lake {
     pub fn writer(&self, key: &PartitionKey) -> Result<PartitionWriter, LakeError> {
         let path = Path::from(key.file());
         let sink = HashingSink {
-            inner: BufWriter::new(self.store.clone(), path.clone()),
+            inner: BufWriter::with_capacity(self.store.clone(), path.clone(), self.upload_part()),
             hasher: Sha256::new(),
             bytes: 0,
         };
@@ -50,6 +50,19 @@ impl Lake {
             row_group: self.memory.none(),
             pinned: None,
         })
+    }
+}
+
+impl Lake {
+    /// The bytes a partition file's upload gathers before it sends them: each running unit
+    /// holds that much outside the memory budget. A local file takes any size of part; S3
+    /// takes no part under 5 MiB but the last (object_store's default is 10 MiB).
+    fn upload_part(&self) -> usize {
+        if self.local_root.is_some() {
+            1 << 20
+        } else {
+            5 << 20
+        }
     }
 }
 
