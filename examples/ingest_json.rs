@@ -11,7 +11,7 @@
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use costlake::decode::{DecodeError, ParallelDecoder, RowScanner};
+use costlake::decode::{DecodeError, ParallelDecoder, RowFormat, RowScanner};
 use costlake::lake::Lake;
 use costlake::model::Dataset;
 use costlake::model::PartitionKey;
@@ -100,8 +100,12 @@ async fn costlake_ingest(input: &str, lake_dir: &str) -> (u64, u64) {
         period: Some(PeriodId(202401)),
     };
     let mut writer = lake.writer(&key).unwrap();
-    let mut decoder = ParallelDecoder::new(Dataset::UsageDetails, BATCH_ROWS, writer.memory());
-    let mut scanner = RowScanner::new();
+    let mut decoder = ParallelDecoder::with_format(
+        Dataset::UsageDetails,
+        RowFormat::JsonArray,
+        BATCH_ROWS,
+        writer.memory(),
+    );
     let mut file = std::fs::File::open(input).unwrap();
     let mut chunk = vec![0u8; 1 << 20];
     let mut bytes = 0u64;
@@ -109,13 +113,12 @@ async fn costlake_ingest(input: &str, lake_dir: &str) -> (u64, u64) {
         let n = file.read(&mut chunk).unwrap();
         let last = n == 0;
         bytes += n as u64;
-        decoder.feed(&mut scanner, &chunk[..n]).unwrap();
+        decoder.feed_array(&chunk[..n]).unwrap();
         writer.write_decoded(&mut decoder, last).await.unwrap();
         if last {
             break;
         }
     }
-    scanner.finish().unwrap();
     let written = writer.finish().await.unwrap();
     (written.rows, bytes)
 }

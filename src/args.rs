@@ -243,6 +243,22 @@ pub struct EmulateArgs {
     /// PriceSheet; comma-separated). Default: all.
     #[arg(long, value_delimiter = ',')]
     pub export_types: Vec<String>,
+    /// With --exports: every export's parts in this format (csv, gzip or parquet) instead of
+    /// each export's own.
+    #[arg(long, value_parser = parse_export_format)]
+    pub export_format: Option<costlake_emulator::exports::Format>,
+}
+
+fn parse_export_format(s: &str) -> Result<costlake_emulator::exports::Format, String> {
+    use costlake_emulator::exports::Format;
+    match s.to_ascii_lowercase().as_str() {
+        "csv" => Ok(Format::Csv),
+        "gzip" | "csv.gz" => Ok(Format::GzipCsv),
+        "parquet" => Ok(Format::Parquet),
+        _ => Err(format!(
+            "'{s}' is not an export format; write csv, gzip or parquet"
+        )),
+    }
 }
 
 pub fn parse_period(s: &str) -> Result<PeriodId, String> {

@@ -39,6 +39,7 @@ pub async fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         let opts = emulator::exports::ExportTreeOptions {
             part_rows: args.part_rows,
             types: args.export_types.clone(),
+            format: args.export_format,
             ..Default::default()
         };
         let written = emulator::exports::write_tree(&config.enrollment(), store, &opts).await?;

@@ -31,6 +31,9 @@ pub struct ExportTreeOptions {
     /// Export types to write (`ActualCost`, `AmortizedCost`, `FocusCost`, `PriceSheet`);
     /// empty for all. Measuring one dataset's ingest needs only its files.
     pub types: Vec<String>,
+    /// One format for every export's parts, instead of each export's own (the same rows as
+    /// CSV and as Parquet, for comparing the two).
+    pub format: Option<Format>,
 }
 
 impl Default for ExportTreeOptions {
@@ -39,6 +42,7 @@ impl Default for ExportTreeOptions {
             part_rows: 100_000,
             root: "exports".into(),
             types: Vec::new(),
+            format: None,
         }
     }
 }
@@ -60,7 +64,7 @@ pub struct ExportWriteError {
 
 /// The file formats exports come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     Csv,
     GzipCsv,
     Parquet,
@@ -322,6 +326,7 @@ async fn write_run(
     summary: &mut ExportTreeSummary,
 ) -> Result<(), ExportWriteError> {
     let export = plan.export;
+    let format = opts.format.unwrap_or(export.format);
     let period = plan.period;
     let dataset = Dataset::of_export_type(export.export_type)
         .expect("the emulator writes types ingest reads")
@@ -387,13 +392,13 @@ async fn write_run(
         part.clear();
         part.extend(rows.by_ref().take(opts.part_rows.max(1) as usize));
         seq += 1;
-        let ext = match export.format {
+        let ext = match format {
             Format::Csv => "csv",
             Format::GzipCsv => "csv.gz",
             Format::Parquet => "snappy.parquet",
         };
         let name = format!("{folder}/part_0_{seq:04}.{ext}");
-        let bytes = encode(export.format, dataset, &headers, &part);
+        let bytes = encode(format, dataset, &headers, &part);
         let len = bytes.len() as u64;
         // An incomplete run lacks its second part (or its only part's tail).
         let skip = plan.incomplete && seq == 2;
@@ -441,8 +446,8 @@ async fn write_run(
         "deliveryConfig": {
             "partitionData": true,
             "dataOverwriteBehavior": if export.overwrite { "OverwritePreviousReport" } else { "CreateNewReport" },
-            "fileFormat": if export.format == Format::Parquet { "Parquet" } else { "Csv" },
-            "compressionMode": match export.format { Format::Csv => "None", Format::GzipCsv => "Gzip", Format::Parquet => "Snappy" },
+            "fileFormat": if format == Format::Parquet { "Parquet" } else { "Csv" },
+            "compressionMode": match format { Format::Csv => "None", Format::GzipCsv => "Gzip", Format::Parquet => "Snappy" },
             "containerUri": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/finops/providers/Microsoft.Storage/storageAccounts/finopsexports",
             "rootFolderPath": opts.root,
         },

@@ -87,6 +87,21 @@ impl RowDecoder {
     pub fn push_row(&mut self, json: &[u8]) -> Result<(), DecodeError> {
         let row = self.row_number;
         let pairs = parse_object(json).map_err(|reason| DecodeError::Row { row, reason })?;
+        self.push_members(&pairs)
+    }
+
+    /// Decodes the row whose object starts `text` (more may follow it); returns the index
+    /// just past the object.
+    pub(super) fn push_object(&mut self, text: &str) -> Result<usize, DecodeError> {
+        let row = self.row_number;
+        let (pairs, end) =
+            parse_object_prefix(text).map_err(|reason| DecodeError::Row { row, reason })?;
+        self.push_members(&pairs)?;
+        Ok(end)
+    }
+
+    fn push_members(&mut self, pairs: &[Member<'_>]) -> Result<(), DecodeError> {
+        let row = self.row_number;
         self.seen.iter_mut().for_each(|s| *s = false);
         // Where in the row the text the derived column reads (the tags) is.
         let mut derived_source = None;
@@ -185,6 +200,18 @@ impl RowDecoder {
 /// text (for error messages) and the value, in one pass over the text.
 pub(super) fn parse_object(json: &[u8]) -> Result<Vec<Member<'_>>, String> {
     let text = std::str::from_utf8(json).map_err(|e| format!("not UTF-8: {e}"))?;
+    let (members, end) = parse_object_prefix(text)?;
+    let mut r = JsonReader { text, pos: end };
+    r.skip_space();
+    if r.pos != text.len() {
+        return Err(r.expected("the end of the row"));
+    }
+    Ok(members)
+}
+
+/// The members of the JSON object at the start of `text` (after blanks), and the index just
+/// past its closing brace.
+pub(super) fn parse_object_prefix(text: &str) -> Result<(Vec<Member<'_>>, usize), String> {
     let mut r = JsonReader { text, pos: 0 };
     r.skip_space();
     r.expect(b'{', "`{`")?;
@@ -216,11 +243,7 @@ pub(super) fn parse_object(json: &[u8]) -> Result<Vec<Member<'_>>, String> {
             }
         }
     }
-    r.skip_space();
-    if r.pos != text.len() {
-        return Err(r.expected("the end of the row"));
-    }
-    Ok(members)
+    Ok((members, r.pos))
 }
 
 /// The text of a JSON string between its quotes, its escapes replaced.

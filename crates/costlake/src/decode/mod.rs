@@ -6,14 +6,17 @@
 mod columns;
 pub mod csv;
 mod json;
+mod json_array;
 mod json_scanner;
 mod parallel;
 pub mod table;
+mod typed;
 mod values;
 
 pub use json::RowDecoder;
 pub use json_scanner::RowScanner;
 pub use parallel::{ParallelDecoder, RowFormat};
+pub use typed::TypedTable;
 pub use values::{days_since_epoch, parse_date, parse_instant, parse_timestamp};
 
 /// A value that cannot be decoded, or JSON that is not what the API sends.
@@ -51,6 +54,53 @@ pub enum DecodeError {
     /// A CSV file that is not an export part: its message says how.
     #[error("{0}")]
     Csv(String),
+}
+
+impl DecodeError {
+    /// The error with its row number moved on by `rows`: for a chunk whose rows were numbered
+    /// before the rows ahead of it were known.
+    pub(crate) fn after(self, rows: u64) -> DecodeError {
+        match self {
+            DecodeError::Value {
+                row,
+                field,
+                value,
+                reason,
+            } => DecodeError::Value {
+                row: row + rows,
+                field,
+                value,
+                reason,
+            },
+            DecodeError::Missing { row, field } => DecodeError::Missing {
+                row: row + rows,
+                field,
+            },
+            DecodeError::Row { row, reason } => DecodeError::Row {
+                row: row + rows,
+                reason,
+            },
+            DecodeError::Foreign {
+                row,
+                dataset,
+                members,
+            } => DecodeError::Foreign {
+                row: row + rows,
+                dataset,
+                members,
+            },
+            DecodeError::Cells {
+                row,
+                found,
+                expected,
+            } => DecodeError::Cells {
+                row: row + rows,
+                found,
+                expected,
+            },
+            other => other,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -21,27 +21,30 @@ pub fn header_key(header: &str) -> String {
         .collect()
 }
 
-/// Decodes rows of cells into batches of one dataset.
-pub struct TableDecoder {
-    fields: &'static [Field],
-    columns: Columns,
-    /// For each field, the cell index it is read from (None: the file lacks it; null).
-    sources: Vec<Option<usize>>,
-    /// For each field, the header the file gives it, for error messages.
-    source_headers: Vec<String>,
-    /// Headers that match no column, kept for a warning.
-    unknown: Vec<String>,
-    /// Cells in every row: as many as headers.
-    width: usize,
-    row_number: u64,
-    /// Decimals that had non-zero digits beyond the lake's twelve places, rounded half to even.
-    rounded: u64,
+/// The tags cell as a JSON object: EA exports print tags without their outer braces
+/// (`"env": "prod"`).
+pub(super) fn tags_text(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.trim_start().starts_with('{') {
+        std::borrow::Cow::Borrowed(cell)
+    } else {
+        std::borrow::Cow::Owned(format!("{{{cell}}}"))
+    }
 }
 
-impl TableDecoder {
-    /// A decoder for files with these headers. A header that matches a field's newest name
-    /// wins over one that matches an older spelling.
-    pub fn new(dataset: Dataset, headers: &[&str]) -> TableDecoder {
+/// A file's headers matched to a dataset's fields.
+pub(super) struct HeaderMatch {
+    /// For each field, the cell index it is read from (None: the file lacks it; null).
+    pub(super) sources: Vec<Option<usize>>,
+    /// For each field, the header the file gives it, for error messages.
+    pub(super) source_headers: Vec<String>,
+    /// Headers that match no column, kept for a warning.
+    pub(super) unknown: Vec<String>,
+}
+
+impl HeaderMatch {
+    /// Matches headers to fields. A header that matches a field's newest name wins over one
+    /// that matches an older spelling.
+    pub(super) fn new(dataset: Dataset, headers: &[&str]) -> HeaderMatch {
         let fields = dataset.fields();
         let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
         let mut sources = vec![None; fields.len()];
@@ -76,12 +79,42 @@ impl TableDecoder {
             .filter(|(h, used)| !**used && !h.trim().is_empty())
             .map(|(h, _)| h.trim().trim_start_matches('\u{feff}').to_string())
             .collect();
-        TableDecoder {
-            fields,
-            columns: Columns::new(dataset, 0),
+        HeaderMatch {
             sources,
             source_headers,
             unknown,
+        }
+    }
+}
+
+/// Decodes rows of cells into batches of one dataset.
+pub struct TableDecoder {
+    fields: &'static [Field],
+    columns: Columns,
+    /// For each field, the cell index it is read from (None: the file lacks it; null).
+    sources: Vec<Option<usize>>,
+    /// For each field, the header the file gives it, for error messages.
+    source_headers: Vec<String>,
+    /// Headers that match no column, kept for a warning.
+    unknown: Vec<String>,
+    /// Cells in every row: as many as headers.
+    width: usize,
+    row_number: u64,
+    /// Decimals that had non-zero digits beyond the lake's twelve places, rounded half to even.
+    rounded: u64,
+}
+
+impl TableDecoder {
+    /// A decoder for files with these headers. A header that matches a field's newest name
+    /// wins over one that matches an older spelling.
+    pub fn new(dataset: Dataset, headers: &[&str]) -> TableDecoder {
+        let matched = HeaderMatch::new(dataset, headers);
+        TableDecoder {
+            fields: dataset.fields(),
+            columns: Columns::new(dataset, 0),
+            sources: matched.sources,
+            source_headers: matched.source_headers,
+            unknown: matched.unknown,
             width: headers.len(),
             // Rows are counted from 1, the first after the header.
             row_number: 1,
@@ -147,10 +180,7 @@ impl TableDecoder {
                 .copied()
                 .filter(|t| !t.is_empty() && *t != "NULL");
             let text = match text {
-                // EA exports print tags without their outer braces: `"env": "prod"`.
-                Some(t) if field.col == Col::Tags && !t.trim_start().starts_with('{') => {
-                    Some(std::borrow::Cow::Owned(format!("{{{t}}}")))
-                }
+                Some(t) if field.col == Col::Tags => Some(tags_text(t)),
                 Some(t) => Some(std::borrow::Cow::Borrowed(t)),
                 None => None,
             };

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{MapBuilder, StringBuilder};
+use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
 
 use super::columns::{Scalar, append_tags};
@@ -340,4 +341,129 @@ fn bad_values_name_row_and_field() {
         .push_row(br#"[1]"#)
         .unwrap_err();
     assert!(matches!(err, DecodeError::Row { .. }));
+}
+
+/// Usage rows whose strings and nested values hold what a cut between rows looks like
+/// (`},{`, `}, {`), escaped quotes and backslashes before them, and a row longer than the
+/// others.
+fn tricky_rows() -> Vec<String> {
+    let rows = [
+        r#"{"date":"2024-01-01","cost":1.5,"meterId":"a},{\"b"}"#,
+        r#"{"date":"2024-01-02","cost":"2.25","tags":"{\"k\":\"},{\"}","additionalInfo":{"x":[{"a":1},{"b":2}]}}"#,
+        r#" {"date":"2024-01-03","cost":0,"meterId":"\\"} "#,
+        r#"{"date":"2024-01-04","cost":-7E-3,"instanceId":"}, {\"date\":\"2024-01-09\",\"cost\":9}"}"#,
+        r#"{"cost":3,"date":"2024-01-05","meterId":"ü €, {","tags":"{}"}"#,
+    ];
+    let mut rows: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+    rows.push(format!(
+        r#"{{"date":"2024-01-06","cost":1,"meterId":"{}"}}"#,
+        "},{".repeat(40)
+    ));
+    rows
+}
+
+/// Decodes a JSON array through `feed_array`, the text given in pieces of `piece` bytes and
+/// cut into chunks of about `chunk` bytes.
+async fn decode_array(text: &[u8], piece: usize, chunk: usize) -> Result<RecordBatch, DecodeError> {
+    let mut d = ParallelDecoder::with_format(
+        Dataset::UsageDetails,
+        RowFormat::JsonArray,
+        8192,
+        MemoryBudget::default(),
+    )
+    .with_chunk_bytes(chunk);
+    let mut batches = Vec::new();
+    for bytes in text.chunks(piece) {
+        d.feed_array(bytes)?;
+        while let Some(batch) = d.next_batch(false).await {
+            batches.push(batch?);
+        }
+    }
+    while let Some(batch) = d.next_batch(true).await {
+        batches.push(batch?);
+    }
+    let schema = Dataset::UsageDetails.file_schema();
+    assert_eq!(
+        d.rows() as usize,
+        batches.iter().map(|b| b.num_rows()).sum::<usize>()
+    );
+    Ok(arrow::compute::concat_batches(&schema, &batches).unwrap())
+}
+
+/// The rows of a JSON array cut into chunks at every byte (wherever a cut is tried, the
+/// pattern of a boundary inside strings and nested arrays included) decode to the same batch
+/// as each row decoded on its own; errors name the same row wherever the cuts fall.
+#[test]
+fn json_array_rows_split_at_every_chunk_boundary_decode_the_same() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let rows = tricky_rows();
+        let mut one_by_one = RowDecoder::new(Dataset::UsageDetails);
+        for row in &rows {
+            one_by_one.push_row(row.as_bytes()).unwrap();
+        }
+        let want = one_by_one.finish().unwrap();
+        let text = format!("\u{feff} [{}]\n ", rows.join(",\n"));
+        let text = text.as_bytes();
+        for chunk in 1..=text.len() + 1 {
+            for piece in [1, 7, text.len()] {
+                let got = decode_array(text, piece, chunk).await.unwrap();
+                assert_eq!(got, want, "chunks of {chunk} bytes, pieces of {piece}");
+            }
+        }
+        // A row that is wrong is named by its number wherever the cuts fall.
+        let mut bad = rows.clone();
+        bad.insert(4, r#"{"date":"2024-01-07","cost":"1,5"}"#.to_string());
+        let text = format!("[{}]", bad.join(","));
+        for chunk in 1..=text.len() {
+            let err = decode_array(text.as_bytes(), 5, chunk)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("row 4, field `cost`"),
+                "chunks of {chunk}: {err}"
+            );
+        }
+        // Not an array, an array cut short, text after it, a value that is not a row.
+        for (text, said) in [
+            (r#"{"data":[]}"#, "expected a JSON array"),
+            (
+                r#"[{"date":"2024-01-01","cost":1},"#,
+                "ended before its JSON did",
+            ),
+            (
+                r#"[{"date":"2024-01-01","cost":1}"#,
+                "ended before its JSON did",
+            ),
+            (
+                r#"[{"date":"2024-01-01","cost":"},{"#,
+                "ended before its JSON did",
+            ),
+            ("", "ended before its JSON did"),
+            (
+                r#"[{"date":"2024-01-01","cost":1}] x"#,
+                "text after the end",
+            ),
+            (
+                r#"[{"date":"2024-01-01","cost":1},,{"cost":2}]"#,
+                "expected a row object",
+            ),
+            (
+                r#"[{"date":"2024-01-01","cost":1},]"#,
+                "expected a row object",
+            ),
+            (
+                r#"[{"date":"2024-01-01","cost":1} {"cost":2}]"#,
+                "expected `,` or `]`",
+            ),
+            ("[1]", "expected a row object"),
+        ] {
+            for chunk in 1..=text.len().max(1) {
+                let err = decode_array(text.as_bytes(), 3, chunk).await.unwrap_err();
+                assert!(err.to_string().contains(said), "{text} ({chunk}): {err}");
+            }
+        }
+        assert_eq!(decode_array(b" [ ] ", 1, 1).await.unwrap().num_rows(), 0);
+    });
 }

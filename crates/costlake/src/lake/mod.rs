@@ -2,6 +2,7 @@
 //! those), the partition files written into it (`writer`), and the manifest that publishes
 //! them with their provenance (`manifest`). Every source writes through here, and only here.
 
+mod encoder;
 mod lease;
 mod location;
 mod manifest;

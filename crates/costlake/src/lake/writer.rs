@@ -11,13 +11,13 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
-use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::async_writer::AsyncFileWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use sha2::{Digest, Sha256};
 
+use super::encoder::ParallelEncoder;
 use super::{Lake, LakeError};
 use crate::decode::{DecodeError, ParallelDecoder};
 use crate::memory::{MemoryBudget, Reservation};
@@ -38,10 +38,12 @@ impl Lake {
             bytes: 0,
         };
         let props = writer_properties(key.dataset);
-        let writer = AsyncArrowWriter::try_new(sink, key.dataset.file_schema(), Some(props))
-            .map_err(|source| LakeError::Parquet {
-                path: path.to_string(),
-                source,
+        let writer =
+            ParallelEncoder::try_new(sink, key.dataset.file_schema(), props).map_err(|source| {
+                LakeError::Parquet {
+                    path: path.to_string(),
+                    source,
+                }
             })?;
         Ok(PartitionWriter {
             writer,
@@ -127,7 +129,7 @@ impl AsyncFileWriter for HashingSink {
 
 /// A partition being written.
 pub struct PartitionWriter {
-    writer: AsyncArrowWriter<HashingSink>,
+    writer: ParallelEncoder<HashingSink>,
     path: Path,
     rows: u64,
     /// The open row group's share of the budget: its encoders' memory.

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use reqwest::Url;
 
 use super::super::{BATCH_ROWS, UnitContext, UnitError};
-use crate::decode::{DecodeError, ParallelDecoder, RowScanner};
+use crate::decode::{DecodeError, ParallelDecoder, RowFormat, RowScanner};
 use crate::http::{Answer, Client, Failure, HttpError};
 use crate::lake::{LakeError, PartitionWriter, WriteError, Written};
 use crate::memory::Reservation;
@@ -44,10 +44,25 @@ impl WriteError {
 }
 
 impl Sink {
+    /// A sink for rows found by a [`RowScanner`].
     pub(in crate::source) fn new(ctx: &UnitContext<'_>) -> Result<Sink, LakeError> {
+        Sink::with_format(ctx, RowFormat::Json)
+    }
+
+    /// A sink for one JSON array of rows, fed whole by [`Sink::feed_array`].
+    fn for_array(ctx: &UnitContext<'_>) -> Result<Sink, LakeError> {
+        Sink::with_format(ctx, RowFormat::JsonArray)
+    }
+
+    fn with_format(ctx: &UnitContext<'_>, format: RowFormat) -> Result<Sink, LakeError> {
         let writer = ctx.writer()?;
         Ok(Sink {
-            decoder: ParallelDecoder::new(ctx.key.dataset, BATCH_ROWS, writer.memory()),
+            decoder: ParallelDecoder::with_format(
+                ctx.key.dataset,
+                format,
+                BATCH_ROWS,
+                writer.memory(),
+            ),
             writer,
         })
     }
@@ -263,8 +278,7 @@ pub(super) async fn streamed(
             Answer::NotModified => return Ok(None),
             Answer::Body { body, etag } => (Box::pin(body), etag),
         };
-        let mut sink = Sink::new(ctx)?;
-        let mut scanner = RowScanner::new();
+        let mut sink = Sink::for_array(ctx)?;
         let mut json_bytes = 0u64;
         // `Err(Ok(_))` is final; `Err(Err(_))` is the answer breaking off, worth another try.
         let outcome: Result<(), Result<UnitError, String>> = async {
@@ -280,18 +294,11 @@ pub(super) async fn streamed(
                 if json_bytes > limit {
                     return Err(Ok(req.client.too_large(&req.url, limit).into()));
                 }
-                sink.feed(&mut scanner, &chunk)
+                sink.decoder
+                    .feed_array(&chunk)
                     .map_err(|e| Ok(located(key, None, e)))?;
                 sink.flush(false).await.map_err(|e| Ok(e.at(key, None)))?;
                 ctx.progress(sink.decoder.rows(), json_bytes);
-            }
-            scanner.finish().map_err(|e| Ok(located(key, None, e)))?;
-            if scanner.is_envelope() {
-                return Err(Ok(located(
-                    key,
-                    None,
-                    DecodeError::Shape("expected a JSON array".into()),
-                )));
             }
             Ok(())
         }

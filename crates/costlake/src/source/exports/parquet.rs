@@ -1,6 +1,6 @@
-//! Parquet export parts, read in ranges from the store with the part's own schema. Each column
-//! is seen as text and read like a CSV cell, so both formats go through the one header table
-//! and the one set of value rules.
+//! Parquet export parts, read in ranges from the store with the part's own schema and converted
+//! a column at a time (`decode::TypedTable`): through the one header table, and to the same
+//! values as the CSV of the same export.
 //!
 //! The reader of ranges is ours, as `parquet` asks: it deprecated its `ParquetObjectReader`
 //! in 59.2 in favour of implementing `AsyncFileReader` over `object_store` directly
@@ -9,8 +9,6 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::DataType;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryFutureExt};
@@ -24,7 +22,7 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use super::super::BATCH_ROWS;
 use super::{ExportError, Part, header_problem};
-use crate::decode::{ParallelDecoder, RowFormat};
+use crate::decode::{ParallelDecoder, RowFormat, TypedTable};
 use crate::lake::{PartitionWriter, redact};
 
 /// Bytes read from a part's end at first: the footer of an export part fits.
@@ -55,9 +53,10 @@ pub(super) async fn read(
     if let Some(message) = header_problem(part.dataset, &headers) {
         return Err(part.error(message));
     }
+    let table = TypedTable::new(part.dataset, builder.schema());
     let mut decoder = ParallelDecoder::with_format(
         part.dataset,
-        RowFormat::Cells(headers.iter().map(|h| h.to_string()).collect()),
+        RowFormat::Typed(Arc::new(table)),
         BATCH_ROWS,
         writer.memory(),
     );
@@ -66,24 +65,7 @@ pub(super) async fn read(
         let batch = stream.next().await.transpose().map_err(|e| err(&e))?;
         let last = batch.is_none();
         if let Some(batch) = batch {
-            let texts = batch
-                .columns()
-                .iter()
-                .map(|c| arrow::compute::cast(c, &DataType::Utf8))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| err(&e))?;
-            let texts: Vec<_> = texts.iter().map(|c| c.as_string::<i32>()).collect();
-            let mut cells = vec![""; texts.len()];
-            for row in 0..batch.num_rows() {
-                for (cell, column) in cells.iter_mut().zip(&texts) {
-                    *cell = if column.is_null(row) {
-                        ""
-                    } else {
-                        column.value(row)
-                    };
-                }
-                decoder.push_cells(&cells);
-            }
+            decoder.push_batch(batch);
         }
         writer
             .write_decoded(&mut decoder, last)
