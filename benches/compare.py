@@ -80,12 +80,19 @@ def run_rss(cmd, env=None, stdin=None):
     return s, rss, out, err
 
 
+# DuckDB reading exactly the run's parts and writing one zstd Parquet file, as costlake does.
 DUCKDB_CSV = """
 import duckdb, json, sys
 parts = json.loads(sys.argv[1])
 duckdb.connect().execute(
     f"COPY (SELECT * FROM read_csv({parts!r}, header = true, dateformat = '%m/%d/%Y')) "
-    f"TO '{sys.argv[2]}' (FORMAT parquet)")
+    f"TO '{sys.argv[2]}' (FORMAT parquet, COMPRESSION zstd)")
+"""
+DUCKDB_PARQUET = """
+import duckdb, json, sys
+parts = json.loads(sys.argv[1])
+duckdb.connect().execute(
+    f"COPY (SELECT * FROM read_parquet({parts!r})) TO '{sys.argv[2]}' (FORMAT parquet, COMPRESSION zstd)")
 """
 
 
@@ -271,23 +278,34 @@ def main():
             print(f.stem, queries[f.stem], flush=True)
         keep("queries", queries)
 
-    # 5. Cost Management exports: one month of actual cost as gzip CSV parts, into the lake,
-    # and DuckDB reading the same parts into one Parquet file.
+    # 5. Cost Management exports: one month of actual cost as gzip CSV parts and as typed
+    # Parquet parts (the same rows), into the lake, and DuckDB reading the same parts into
+    # one zstd Parquet file; costlake and DuckDB runs interleaved, the median of each kept.
     if "exports" in SECTIONS:
         exports = {}
         for rows in EXPORT_SIZES:
-            tree = work / f"exports{rows}"
-            run([BIN, "emulate", "--exports", tree, "--periods", 1, "--last-period", "202401",
-                 "--rows-per-period", rows, "--export-types", "ActualCost", "--part-rows", 500000])
-            parts = sorted(str(p) for p in tree.rglob("daily-actual/**/*.csv.gz"))
-            gz_bytes = sum(Path(p).stat().st_size for p in parts)
-            s, rss, out, _ = run_rss([BIN, "ingest", "--source", tree, "--lake", work / f"xlake{rows}",
-                                       "--datasets", "cost_details"])
-            assert "1 partitions ingested" in out, out
-            ds, drss, _, _ = run_rss([PY, "-c", DUCKDB_CSV, json.dumps(parts), work / f"xduck{rows}.parquet"])
-            exports[rows] = (s, rss, ds, drss, gz_bytes)
-            print("exports", rows, exports[rows], flush=True)
-            shutil.rmtree(tree)
+            exports[rows] = {}
+            for fmt, pattern, script in [("gzip", "*.csv.gz", DUCKDB_CSV),
+                                         ("parquet", "*.parquet", DUCKDB_PARQUET)]:
+                tree = work / f"exports{rows}{fmt}"
+                run([BIN, "emulate", "--exports", tree, "--periods", 1, "--last-period", "202401",
+                     "--rows-per-period", rows, "--export-types", "ActualCost",
+                     "--part-rows", 250000, "--export-format", fmt])
+                parts = sorted(str(p) for p in tree.rglob(f"daily-actual/**/{pattern}"))
+                part_bytes = sum(Path(p).stat().st_size for p in parts)
+                mine, duck = [], []
+                for _ in range(REPEATS):
+                    shutil.rmtree(work / "xlake", ignore_errors=True)
+                    s, rss, out, _ = run_rss([BIN, "ingest", "--source", tree, "--lake", work / "xlake",
+                                              "--datasets", "cost_details"])
+                    assert "1 partitions ingested" in out, out
+                    mine.append((s, rss))
+                    duck.append(run_rss([PY, "-c", script, json.dumps(parts), work / "xduck.parquet"])[:2])
+                exports[rows][fmt] = (statistics.median(m[0] for m in mine), max(m[1] for m in mine),
+                                      statistics.median(d[0] for d in duck), max(d[1] for d in duck),
+                                      part_bytes)
+                print("exports", rows, fmt, exports[rows][fmt], flush=True)
+                shutil.rmtree(tree)
         keep("exports", exports)
 
     # 6. The Cost Management APIs: one month (actual and amortized cost details, so twice the
@@ -361,10 +379,19 @@ def targets(saved):
                 f"default-flag {name} of {many} periods × {rows:,} rows: at most 300 MB, at most 10% above one period",
                 f"{top:.0f} MB; one period {base:.0f} MB (+{100 * (top / base - 1):.0f}%)",
                 top <= 300 and top <= 1.1 * base))
-    return arm_targets + [
+    export_targets = []
+    exports = sorted((int(k), v) for k, v in saved["exports"]["figures"].items())
+    if exports and isinstance(exports[0][1], dict):
+        rows, by_format = exports[0]
+        for fmt, label in [("parquet", "Parquet"), ("gzip", "gzip CSV")]:
+            if fmt in by_format:
+                s, _, ds, _, _ = by_format[fmt]
+                export_targets.append((f"{label} export parts ({rows:,} rows) at least 2× DuckDB's throughput",
+                                       f"{ds / s:.2f}×", ds / s >= 2))
+    return arm_targets + export_targets + [
         ("JSON ingest at least 2× DuckDB's throughput", f"{duck:.2f}×", duck >= 2),
         ("JSON ingest at least 5× the pandas script's", f"{pandas:.1f}×", pandas >= 5),
-        ("JSON ingest within 2× of the parse-only floor", f"{floor:.2f}× the floor's time", floor <= 2),
+        ("JSON ingest within 1.5× of the parse-only floor", f"{floor:.2f}× the floor's time", floor <= 1.5),
         (f"sync of a {large:,}-row period under 300 MB, flat from {small:,}",
          f"{large_rss:.0f} MB ({small_rss:.0f} MB at {small:,})", large_rss < 300),
         ("every saved query within 1.5× DuckDB",
@@ -436,18 +463,23 @@ def write_report(cpu, mem, saved):
         "",
         "## Ingest of Cost Management exports",
         "",
-        "One month of the emulated enrollment's actual-cost export (gzip CSV parts of 500,000 "
-        "rows, 59 columns, as Azure writes them) into the lake with `costlake ingest`, and DuckDB "
-        "`read_csv` of the same parts + `COPY … TO parquet` (one process each, one run). DuckDB "
-        "reads the money as DOUBLE; costlake as `decimal(38,12)`. As first written, DuckDB's "
-        "`read_csv` fails on these files: it guesses `%d/%m/%Y` for the `MM/dd/yyyy` dates from "
-        "the first days of the month and stops at the 13th, so it is given `dateformat`.",
+        "One month of the emulated enrollment's actual-cost export (250,000-row parts, 59 "
+        "columns) written twice, as gzip CSV (as Azure writes CSV exports) and as typed Parquet "
+        "(`emulate --export-format parquet`: the same rows), into the lake with `costlake ingest`, "
+        "and DuckDB reading exactly the run's parts (`read_csv` / `read_parquet`) + `COPY … TO` "
+        "zstd Parquet, one process each, runs interleaved, medians of "
+        f"{REPEATS}. DuckDB reads the CSV money as DOUBLE; costlake writes `decimal(38,12)`. As "
+        "first written, DuckDB's `read_csv` fails on these files: it guesses `%d/%m/%Y` for the "
+        "`MM/dd/yyyy` dates from the first days of the month and stops at the 13th, so it is "
+        "given `dateformat`.",
         "",
-        "| month of | gzip MB | costlake s | rows/s | peak RSS MB | DuckDB s | DuckDB peak RSS MB | costlake's throughput ÷ DuckDB's |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| month of | parts | MB | costlake s | rows/s | peak RSS MB | DuckDB s | DuckDB peak RSS MB | DuckDB's time ÷ costlake's |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for rows, (s, rss, ds, drss, gz) in exports.items():
-        lines.append(f"| {rows:,} rows | {gz / 1e6:.0f} | {s:.1f} | {rows / s:,.0f} | {rss:.0f} | {ds:.1f} | {drss:.0f} | {ds / s:.2f} |")
+    for rows, by_format in exports.items():
+        for fmt, (s, rss, ds, drss, size) in by_format.items():
+            label = {"gzip": "gzip CSV", "parquet": "Parquet"}[fmt]
+            lines.append(f"| {rows:,} rows | {label} | {size / 1e6:.0f} | {s:.2f} | {rows / s:,.0f} | {rss:.0f} | {ds:.2f} | {drss:.0f} | {ds / s:.2f} |")
     arm = {int(k): v for k, v in saved.get("arm", {}).get("figures", {}).items()}
     if arm:
         lines += [
@@ -466,7 +498,7 @@ def write_report(cpu, mem, saved):
             "|---:|---:|---:|---:|---:|",
         ]
         for rows, (s, rss) in arm.items():
-            ingest_rate = f"{rows / exports[rows][0]:,.0f}" if rows in exports else "–"
+            ingest_rate = f"{rows / exports[rows]['gzip'][0]:,.0f}" if rows in exports else "–"
             lines.append(f"| {rows:,} rows | {s:.1f} | {2 * rows / s:,.0f} | {rss:.0f} | {ingest_rate} |")
     budget = saved.get("budget", {}).get("figures")
     if budget:
