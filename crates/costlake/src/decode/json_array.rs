@@ -58,22 +58,23 @@ fn skip_blanks(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// Where to cut `bytes` (searched back from the end, not before `from`): just past a `}` that
-/// blanks, a `,` and a `{` follow. None when the bytes hold no such place.
+/// Where to cut `bytes`: just past a `}` that blanks, a `,` and a `{` follow, the `{` searched
+/// back from the end down to `from` (the bytes before it were searched already). None when
+/// there is no such place.
 pub(super) fn find_cut(bytes: &[u8], from: usize) -> Option<usize> {
     let mut end = bytes.len();
     while let Some(brace) = memchr::memrchr(b'{', &bytes[from..end]).map(|i| from + i) {
-        let mut i = brace;
-        while i > from && is_blank(bytes[i - 1]) {
-            i -= 1;
-        }
-        if i > from && bytes[i - 1] == b',' {
-            i -= 1;
-            while i > from && is_blank(bytes[i - 1]) {
+        let before = |mut i: usize| {
+            while i > 0 && is_blank(bytes[i - 1]) {
                 i -= 1;
             }
-            if i > from && bytes[i - 1] == b'}' {
-                return Some(i);
+            i
+        };
+        let comma = before(brace);
+        if comma > 0 && bytes[comma - 1] == b',' {
+            let close = before(comma - 1);
+            if close > 0 && bytes[close - 1] == b'}' {
+                return Some(close);
             }
         }
         end = brace;
@@ -239,7 +240,9 @@ mod tests {
         }
         assert_eq!(cuts, ["},{", "} ,{", "},{", "}, {"]);
         assert!(find_cut(b"{\"a\":1}", 0).is_none());
-        assert!(find_cut(b"},{", 1).is_none());
+        // Only braces from `from` on are tried; what comes before them is looked at.
+        assert_eq!(find_cut(b"} ,{", 3), Some(1));
+        assert!(find_cut(b"} ,{", 4).is_none());
     }
 
     #[test]

@@ -50,6 +50,9 @@ struct ArrayState {
     closed: bool,
     /// The answer has ended: nothing comes after the bytes taken.
     ended: bool,
+    /// The bytes taken so far were searched for a cut up to here and had none: a row longer
+    /// than a chunk is searched once, not once per piece.
+    searched: usize,
     /// Bytes per row, from the chunks decoded so far, to size the next chunks' builders.
     row_bytes: usize,
 }
@@ -126,6 +129,7 @@ impl ParallelDecoder {
                 lead: Lead::First,
                 closed: false,
                 ended: false,
+                searched: 0,
                 row_bytes: 512,
             },
             in_flight: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -237,6 +241,7 @@ impl ParallelDecoder {
         if matches!(self.format, RowFormat::JsonArray) {
             let rest = self.bytes.split_off(cut);
             let text = Arc::new(std::mem::replace(&mut self.bytes, rest));
+            self.array.searched = 0;
             let lead = std::mem::replace(&mut self.array.lead, Lead::Comma);
             self.spawn_array_chunk(text, lead, room, false);
             return;
@@ -432,17 +437,20 @@ impl ParallelDecoder {
 
     /// Where the next chunk ends in the bytes taken: all of them, except in a JSON array,
     /// which is cut after its last row boundary in sight (None: none yet, wait for more).
-    fn cut(&self, all: bool) -> Result<Option<usize>, DecodeError> {
+    fn cut(&mut self, all: bool) -> Result<Option<usize>, DecodeError> {
         if !matches!(self.format, RowFormat::JsonArray) || all {
             return Ok(Some(self.bytes.len()));
         }
-        match find_cut(&self.bytes, 0) {
+        match find_cut(&self.bytes, self.array.searched.min(self.bytes.len())) {
             Some(cut) => Ok(Some(cut)),
             None if self.bytes.len() > MAX_ROW_BYTES => Err(DecodeError::Shape(format!(
                 "a row runs past {} MiB without ending",
                 MAX_ROW_BYTES >> 20
             ))),
-            None => Ok(None),
+            None => {
+                self.array.searched = self.bytes.len();
+                Ok(None)
+            }
         }
     }
 
@@ -528,6 +536,7 @@ impl ParallelDecoder {
                         joined.extend_from_slice(&self.bytes);
                         self.bytes = joined;
                         self.array.lead = Lead::Row;
+                        self.array.searched = 0;
                     }
                 }
             }

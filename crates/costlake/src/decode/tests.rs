@@ -467,3 +467,33 @@ fn json_array_rows_split_at_every_chunk_boundary_decode_the_same() {
         assert_eq!(decode_array(b" [ ] ", 1, 1).await.unwrap().num_rows(), 0);
     });
 }
+
+/// A row that never ends is refused once it passes the longest row. Each piece is searched for
+/// a cut only where it is new: searching all the bytes again per piece would make this test
+/// take hours.
+#[test]
+fn a_json_array_row_without_end_is_refused_past_the_longest_row() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut d = ParallelDecoder::with_format(
+            Dataset::UsageDetails,
+            RowFormat::JsonArray,
+            8192,
+            MemoryBudget::default(),
+        );
+        d.feed_array(br#"[{"date":"2024-01-01","meterId":""#)
+            .unwrap();
+        let piece = vec![b'}'; 16 << 10];
+        let mut fed = 0;
+        let err = loop {
+            d.feed_array(&piece).unwrap();
+            fed += piece.len();
+            assert!(fed < 2 * json_scanner::MAX_ROW_BYTES, "never refused");
+            if let Some(Err(e)) = d.next_batch(false).await {
+                break e;
+            }
+        };
+        assert!(err.to_string().contains("without ending"), "{err}");
+        assert!(fed + 64 > json_scanner::MAX_ROW_BYTES);
+    });
+}
