@@ -24,8 +24,10 @@ const WORKER_STACK: usize = 32 << 20;
 
 fn main() -> ExitCode {
     reset_sigpipe();
-    tune_malloc();
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Sync(_) | Command::Ingest(_))) {
+        tune_malloc();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("COSTLAKE_LOG"))
         .with_writer(std::io::stderr)
@@ -111,7 +113,9 @@ fn is_usage(err: &anyhow::Error) -> bool {
 /// threads stayed in the heap: a sync of four periods measured 368 MB where these settings
 /// give 268 MB, as fast (`benches/RESULTS.md`). Two arenas, and blocks from 256 KiB mapped
 /// apart (given back to the system when freed). `MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_` and
-/// `GLIBC_TUNABLES` still decide when set.
+/// `GLIBC_TUNABLES` still decide when set. Only `sync` and `ingest` take these: a query's
+/// Arrow buffers are mostly above 256 KiB, and mapping each of them apart made the saved
+/// queries up to half again as slow.
 fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
