@@ -125,7 +125,17 @@ impl RowScanner {
     ) -> Result<(), E> {
         let mut next = 0;
         while next < bytes.len() {
-            if self.in_row && !self.skip_rows {
+            if self.in_row && self.skip_rows {
+                match self.row_end(bytes, next) {
+                    Some(end) => {
+                        self.in_row = false;
+                        next = end;
+                    }
+                    None => next = bytes.len(),
+                }
+                continue;
+            }
+            if self.in_row {
                 let start = next;
                 match self.row_end(bytes, start) {
                     Some(end) => {
@@ -148,10 +158,9 @@ impl RowScanner {
             }
             let b = bytes[next];
             next += 1;
+            // Rows are scanned by `row_end` above: from here on, the envelope.
             if self.in_string {
-                if self.in_row && !self.skip_rows {
-                    self.row.push(b);
-                } else if self.reading_key {
+                if self.reading_key {
                     if !self.escaped && b == b'"' {
                         self.reading_key = false;
                     } else {
@@ -170,9 +179,6 @@ impl RowScanner {
                 continue;
             }
             if b.is_ascii_whitespace() {
-                if self.in_row && !self.skip_rows {
-                    self.row.push(b);
-                }
                 continue;
             }
             match self.root {
@@ -207,36 +213,13 @@ impl RowScanner {
             }
             let row_depth = self.row_depth();
             let rows_here = self.root == Root::Array || self.in_data;
-            if self.in_row {
-                if !self.skip_rows {
-                    self.row.push(b);
-                }
-                match b {
-                    b'"' => self.in_string = true,
-                    b'{' | b'[' => self.depth += 1,
-                    b'}' | b']' => {
-                        self.depth -= 1;
-                        if self.depth == row_depth {
-                            self.in_row = false;
-                            on_row(&self.row)?;
-                            self.row.clear();
-                        }
-                    }
-                    _ => {}
-                }
-                continue;
-            }
             if rows_here && self.depth == row_depth {
                 match b {
                     b',' => {}
                     b'{' => {
                         self.in_row = true;
-                        if self.skip_rows {
-                            self.depth += 1;
-                        } else {
-                            // The row, brace included, is scanned by `row_end`.
-                            next -= 1;
-                        }
+                        // The row, brace included, is scanned by `row_end`.
+                        next -= 1;
                     }
                     b']' => {
                         self.depth -= 1;

@@ -198,6 +198,15 @@ fn scans_bare_arrays_and_envelopes_in_any_chunking() {
         assert_eq!(s.member("id"), Some(r#""x\"}""#));
         s.finish().unwrap();
     }
+    // The quick look for the link skips the rows' strings without copying them.
+    assert_eq!(
+        RowScanner::next_link_of(page.as_bytes())
+            .unwrap()
+            .as_deref(),
+        Some("https://h/v3/x?skiptoken=1")
+    );
+    let tricky = r#"{"data":[{"a":"\"],\"nextLink\":\"https://evil\"}"}],"nextLink":null}"#;
+    assert_eq!(RowScanner::next_link_of(tricky.as_bytes()).unwrap(), None);
     let (r, s) = rows("\u{feff}[{\"a\":1},{\"a\":2}]", 3);
     assert_eq!(r.len(), 2);
     assert_eq!(s.next_link().unwrap(), None);
