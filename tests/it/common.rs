@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Decimal128Type;
+use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
 use costlake::http::{ApiKey, RetryConfig};
 use costlake::model::Dataset;
@@ -123,6 +124,30 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The partition files of a lake, by their path in it.
+pub fn partition_files(lake: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = files_under(lake)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .map(|f| f.strip_prefix(lake).unwrap().to_path_buf())
+        .collect();
+    files.sort();
+    files
+}
+
+/// A file's rows as one batch, and how many row groups hold them.
+pub fn read_partition(file: &Path) -> (RecordBatch, usize) {
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
+    let groups = builder.metadata().num_row_groups();
+    let schema = builder.schema().clone();
+    let batches: Vec<RecordBatch> = builder.build().unwrap().map(|b| b.unwrap()).collect();
+    (
+        arrow::compute::concat_batches(&schema, &batches).unwrap(),
+        groups,
+    )
 }
 
 /// Usage rows and exact cost per period, from the generator.

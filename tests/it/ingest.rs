@@ -11,7 +11,7 @@ use std::sync::Arc;
 use costlake_emulator::exports::{ExportTreeOptions, focus_periods, write_tree};
 use costlake_emulator::generator::Enrollment;
 
-use crate::common::{config, synced_with};
+use crate::common::{config, files_under, partition_files, read_partition, synced_with};
 use crate::query::{costlake, dec, parse_csv, stdout};
 use crate::tools;
 
@@ -638,28 +638,6 @@ fn bad_export_input_is_refused_clearly_and_loses_nothing() {
     );
 }
 
-/// Every partition file under a lake: its folder (the partition) and its batches, read back
-/// whole.
-fn partitions(lake: &Path) -> BTreeMap<String, Vec<arrow::record_batch::RecordBatch>> {
-    let mut found = BTreeMap::new();
-    for path in walkdir(lake) {
-        if path.extension().is_some_and(|e| e == "parquet") {
-            let file = std::fs::File::open(&path).unwrap();
-            let batches: Vec<_> =
-                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                    .unwrap()
-                    .build()
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect();
-            let partition = path.parent().unwrap().strip_prefix(lake).unwrap();
-            let old = found.insert(partition.display().to_string(), batches);
-            assert!(old.is_none(), "one file per partition: {}", path.display());
-        }
-    }
-    found
-}
-
 /// The same export runs written as plain CSV, gzip CSV and typed Parquet parts give the same
 /// lake: every partition's rows, values and types equal, read back column by column.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -683,7 +661,7 @@ async fn the_same_export_as_csv_and_as_parquet_gives_identical_partitions() {
             ..Default::default()
         };
         write_tree(&e, store, &opts).await.unwrap();
-        let parts: Vec<_> = walkdir(&source)
+        let parts: Vec<_> = files_under(&source)
             .into_iter()
             .filter(|p| p.to_string_lossy().contains("part_"))
             .collect();
@@ -698,47 +676,27 @@ async fn the_same_export_as_csv_and_as_parquet_gives_identical_partitions() {
             "{}",
             text(&out)
         );
-        lakes.push((name, partitions(&lake)));
+        lakes.push((name, lake));
     }
-    let (_, csv) = &lakes[0];
-    assert_eq!(csv.len(), 11, "{:?}", csv.keys());
+    let (_, csv_lake) = &lakes[0];
+    let files = partition_files(csv_lake);
+    assert_eq!(files.len(), 11, "{files:?}");
     for (name, lake) in &lakes[1..] {
-        assert_eq!(
-            lake.keys().collect::<Vec<_>>(),
-            csv.keys().collect::<Vec<_>>(),
-            "{name}"
-        );
-        for (partition, batches) in csv {
-            let schema = batches[0].schema();
-            let want = arrow::compute::concat_batches(&schema, batches).unwrap();
-            let got = arrow::compute::concat_batches(&schema, &lake[partition]).unwrap();
-            assert!(want.num_rows() > 0, "{partition}");
-            assert_eq!(got.schema(), schema, "{name} {partition}");
-            for (i, field) in schema.fields().iter().enumerate() {
+        assert_eq!(partition_files(lake), files, "{name}");
+        for file in &files {
+            let (want, _) = read_partition(&csv_lake.join(file));
+            let (got, _) = read_partition(&lake.join(file));
+            assert!(want.num_rows() > 0, "{}", file.display());
+            assert_eq!(got.schema(), want.schema(), "{name} {}", file.display());
+            for (i, field) in want.schema().fields().iter().enumerate() {
                 assert_eq!(
                     got.column(i).as_ref(),
                     want.column(i).as_ref(),
-                    "{name} {partition}: column {}",
+                    "{name} {}: column {}",
+                    file.display(),
                     field.name()
                 );
             }
         }
     }
-}
-
-/// Every file under a folder.
-fn walkdir(root: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }

@@ -3,15 +3,13 @@
 //! APIs' report blobs and lists, export parts as gzip CSV and as Parquet), only slower, and
 //! writes the very rows a run in the default budget writes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use arrow::record_batch::RecordBatch;
 use costlake_emulator::{DEMO_KEY, Emulator};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::common::{files_under, start};
+use crate::common::{partition_files, read_partition, start};
 use crate::cost_management::{config, sync_command, with_secret};
 use crate::ingest::export_tree;
 
@@ -69,30 +67,6 @@ fn ingest_tree(tree: &Path, lake: &Path) -> Command {
     cmd
 }
 
-/// The partition files of a lake, by their path in it.
-fn partition_files(lake: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = files_under(lake)
-        .into_iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
-        .map(|f| f.strip_prefix(lake).unwrap().to_path_buf())
-        .collect();
-    files.sort();
-    files
-}
-
-/// A file's rows as one batch, and how many row groups hold them.
-fn read(file: &Path) -> (RecordBatch, usize) {
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
-    let groups = builder.metadata().num_row_groups();
-    let schema = builder.schema().clone();
-    let batches: Vec<RecordBatch> = builder.build().unwrap().map(|b| b.unwrap()).collect();
-    (
-        arrow::compute::concat_batches(&schema, &batches).unwrap(),
-        groups,
-    )
-}
-
 /// Both lakes hold the same partitions with the same rows in the same order; the one written
 /// in the small budget has smaller row groups somewhere (the budget was felt).
 fn assert_same_rows(road: &str, roomy: &Path, small: &Path) {
@@ -101,8 +75,8 @@ fn assert_same_rows(road: &str, roomy: &Path, small: &Path) {
     assert_eq!(partition_files(small), files, "{road}: the same partitions");
     let mut split = 0;
     for file in &files {
-        let (want, roomy_groups) = read(&roomy.join(file));
-        let (got, small_groups) = read(&small.join(file));
+        let (want, roomy_groups) = read_partition(&roomy.join(file));
+        let (got, small_groups) = read_partition(&small.join(file));
         assert_eq!(got, want, "{road}: {} differs", file.display());
         split += usize::from(small_groups > roomy_groups);
     }

@@ -258,7 +258,8 @@ impl ParallelDecoder {
         let task = tokio::task::spawn_blocking(move || {
             let decode = move || -> Result<(RecordBatch, u64), DecodeError> {
                 match format {
-                    RowFormat::Json | RowFormat::JsonArray => {
+                    RowFormat::JsonArray => unreachable!("a JSON array's chunks are cut apart"),
+                    RowFormat::Json => {
                         let mut decoder =
                             RowDecoder::starting_at(dataset, first).with_capacity(ends.len());
                         let mut start = 0;
