@@ -1,7 +1,8 @@
 //! Billing data into Arrow batches, driven by `schema`: JSON rows of the EA API (`json`,
-//! found in the answer by `json_scanner`), and tables of text cells from export files
-//! (`table`, with CSV records split by `csv`), built column by column (`columns`) with exact
-//! decimals and lenient dates (`values`), in parallel over the cores (`parallel`).
+//! found in paged answers by `json_scanner`, in arrays by the decoding tasks: `json_array`),
+//! tables of text cells from export CSV files (`table`, with records split by `csv`), and typed
+//! Parquet columns (`typed`), built column by column (`columns`) with exact decimals and
+//! lenient dates (`values`), in parallel over the cores (`parallel`).
 
 mod columns;
 pub mod csv;

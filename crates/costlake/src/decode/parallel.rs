@@ -25,8 +25,6 @@ pub enum RowFormat {
     /// Whole CSV records (from [`table::CsvRecordScanner`]) under these headers: their cells
     /// are split in the decoding task.
     Csv(Arc<[String]>),
-    /// Text cells under these headers.
-    Cells(Arc<[String]>),
     /// Typed batches (of a Parquet part), converted column by column.
     Typed(Arc<TypedTable>),
 }
@@ -74,9 +72,6 @@ pub struct ParallelDecoder {
     /// The rows found and not yet handed to a task: their bytes, and where each ends.
     bytes: Vec<u8>,
     ends: Vec<usize>,
-    /// For cells: where each cell ends in `bytes`, and where each row's cells end in that list.
-    cell_ends: Vec<usize>,
-    row_cells: Vec<usize>,
     /// For typed batches: those taken and not yet handed to a task, their rows and memory.
     batches: Vec<RecordBatch>,
     batch_rows: usize,
@@ -116,8 +111,6 @@ impl ParallelDecoder {
             starved: false,
             bytes: Vec::new(),
             ends: Vec::new(),
-            cell_ends: Vec::new(),
-            row_cells: Vec::new(),
             batches: Vec::new(),
             batch_rows: 0,
             batch_bytes: 0,
@@ -156,17 +149,6 @@ impl ParallelDecoder {
     /// Takes one row's JSON text, or one CSV record's bytes.
     pub fn push_row(&mut self, row: &[u8]) {
         self.bytes.extend_from_slice(row);
-        self.ends.push(self.bytes.len());
-        self.rows += 1;
-    }
-
-    /// Takes one row's cells.
-    pub fn push_cells(&mut self, cells: &[&str]) {
-        for cell in cells {
-            self.bytes.extend_from_slice(cell.as_bytes());
-            self.cell_ends.push(self.bytes.len());
-        }
-        self.row_cells.push(self.cell_ends.len());
         self.ends.push(self.bytes.len());
         self.rows += 1;
     }
@@ -232,8 +214,7 @@ impl ParallelDecoder {
     /// it becomes, which is about as large again as the text.
     fn chunk_room(&self) -> u64 {
         let text = self.bytes.capacity() + self.bytes.len();
-        let ends = (self.ends.capacity() + self.cell_ends.capacity() + self.row_cells.capacity())
-            * std::mem::size_of::<usize>();
+        let ends = self.ends.capacity() * std::mem::size_of::<usize>();
         (text + ends + 2 * self.batch_bytes) as u64
     }
 
@@ -249,8 +230,6 @@ impl ParallelDecoder {
         let first = self.rows - self.taken_rows() as u64;
         let bytes = std::mem::take(&mut self.bytes);
         let ends = std::mem::take(&mut self.ends);
-        let cell_ends = std::mem::take(&mut self.cell_ends);
-        let row_cells = std::mem::take(&mut self.row_cells);
         let batches = std::mem::take(&mut self.batches);
         (self.batch_rows, self.batch_bytes) = (0, 0);
         let dataset = self.dataset;
@@ -292,26 +271,6 @@ impl ParallelDecoder {
                                 )),
                                 other => other,
                             })?;
-                        let rounded = decoder.rounded();
-                        Ok((decoder.finish().expect("a chunk has rows"), rounded))
-                    }
-                    RowFormat::Cells(headers) => {
-                        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-                        let mut decoder =
-                            table::TableDecoder::starting_at(dataset, &headers, first)
-                                .with_capacity(row_cells.len());
-                        let text = std::str::from_utf8(&bytes).expect("cells are text");
-                        let (mut start, mut cell) = (0, 0);
-                        let mut cells = Vec::with_capacity(headers.len());
-                        for row_end in row_cells {
-                            cells.clear();
-                            for &end in &cell_ends[cell..row_end] {
-                                cells.push(&text[start..end]);
-                                start = end;
-                            }
-                            cell = row_end;
-                            decoder.push_record(&cells)?;
-                        }
                         let rounded = decoder.rounded();
                         Ok((decoder.finish().expect("a chunk has rows"), rounded))
                     }

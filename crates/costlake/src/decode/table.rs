@@ -1,4 +1,4 @@
-//! Tables of text cells (export CSV records, and Parquet parts seen as text) into Arrow batches of
+//! Tables of text cells (export CSV records) into Arrow batches of
 //! a dataset: columns found by header, whatever their order or spelling, each cell read as
 //! exactly and leniently as the API's JSON values are.
 
