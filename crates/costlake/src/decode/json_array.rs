@@ -34,7 +34,7 @@ pub(super) enum ChunkEnd {
     ArrayEnd(usize),
     /// The row starting at this index runs past the chunk's end: it goes with what follows.
     Cut(usize),
-    /// A row that cannot be read, at this index.
+    /// A row that cannot be read (its number counted from the chunk's first row).
     Failed(DecodeError),
 }
 

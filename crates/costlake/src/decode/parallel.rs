@@ -29,8 +29,8 @@ pub enum RowFormat {
     Typed(Arc<TypedTable>),
 }
 
-/// A chunk being decoded, with its room in the budget; for a JSON array, also its text and how
-/// the text begins, to join it to the next chunk after a wrong cut.
+/// A chunk being decoded, with its room in the budget; for a JSON array, also its text, to join
+/// it to the next chunk after a wrong cut.
 struct InFlight {
     task: tokio::task::JoinHandle<Decoded>,
     room: Reservation,
