@@ -68,7 +68,11 @@ pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(dataset.query_schema());
-        ctx.register_table(dataset.name(), Arc::new(ListingTable::try_new(config)?))?;
+        // Each file's statistics are read from its footer once per session, not once per
+        // statement; the session forgets them with the listing when the lake changes.
+        let statistics = ctx.runtime_env().cache_manager.get_file_statistic_cache();
+        let table = ListingTable::try_new(config)?.with_cache(statistics);
+        ctx.register_table(dataset.name(), Arc::new(table))?;
     }
     // Planning the view reads no file: the tables' schemas are declared.
     ctx.sql(&focus::view_sql()).await?;

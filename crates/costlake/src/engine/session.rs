@@ -66,16 +66,21 @@ impl Session {
         })
     }
 
-    /// Forgets the lake's file listing once a sync or an ingest (in this process or another)
-    /// has published a partition since it was taken. DataFusion keeps listings for the life
-    /// of a session: without this, a REPL left open would answer from the files it first
-    /// saw. One metadata request per statement; the listing is reused while nothing changed.
+    /// Forgets the lake's file listing and the files' statistics once a sync or an ingest (in
+    /// this process or another) has published a partition since they were taken. DataFusion
+    /// keeps both for the life of a session: without this, a REPL left open would answer from
+    /// the files it first saw, and could plan with a replaced file's statistics. One metadata
+    /// request per statement; both are reused while nothing changed.
     async fn see_lake_changes(&self) -> Result<(), QueryError> {
         let version = self.lake.manifest_version().await?;
         let mut listed_at = self.listed_at.lock().expect("not poisoned");
         if *listed_at != version {
-            if let Some(listings) = self.ctx.runtime_env().cache_manager.get_list_files_cache() {
+            let caches = &self.ctx.runtime_env().cache_manager;
+            if let Some(listings) = caches.get_list_files_cache() {
                 listings.clear();
+            }
+            if let Some(statistics) = caches.get_file_statistic_cache() {
+                statistics.clear();
             }
             *listed_at = version;
         }
