@@ -8,9 +8,14 @@ Cost Management export ingest; REPEATS [3] timed runs per measurement (the media
 QUERY_REPEATS [11] runs of each saved query (they take milliseconds, and vary by half from run
 to run on a shared machine);
 BUDGET_PERIODS [12] × BUDGET_ROWS [1000000] for the memory budget of a whole run (`budget`);
-SECTIONS ["ingest sync repl queries exports arm budget"] which to run: each section's figures are kept in
+SCALE_PERIODS [10] × SCALE_ROWS [2000000] for the five standard analyses as fresh processes
+against the DuckDB CLI (`scale`);
+SECTIONS ["ingest sync repl queries exports arm budget scale"] which to run: each section's figures are kept in
 benches/results.json, so one section can be measured again and RESULTS.md rewritten from all.
 """
+import csv
+import decimal
+import io
 import json
 import os
 import platform
@@ -38,7 +43,12 @@ EXPORT_SIZES = [int(x) for x in os.environ.get("EXPORT_SIZES", "1000000 5000000"
 ARM_SIZES = [int(x) for x in os.environ.get("ARM_SIZES", "1000000 5000000").split()]
 BUDGET_PERIODS = int(os.environ.get("BUDGET_PERIODS", 12))
 BUDGET_ROWS = int(os.environ.get("BUDGET_ROWS", 1_000_000))
-SECTIONS = os.environ.get("SECTIONS", "ingest sync repl queries exports arm budget").split()
+SCALE_PERIODS = int(os.environ.get("SCALE_PERIODS", 10))
+SCALE_ROWS = int(os.environ.get("SCALE_ROWS", 2_000_000))
+SECTIONS = os.environ.get("SECTIONS", "ingest sync repl queries exports arm budget scale").split()
+# The DuckDB command-line shell (the `duckdb-cli` wheel compare.sh installs), run as its own
+# binary: its Python launcher would add an interpreter's start-up to every run.
+DUCKDB_CLI = next(iter(sorted((ROOT / ".test-tools/venv/lib").glob("python*/site-packages/duckdb_cli/duckdb"))), None)
 SAVED = ROOT / "benches/results.json"
 DEMO_KEY = "costlake-demo-key-0000000000000000"
 # The emulated tenant's service principal (costlake_emulator::DEMO_TENANT and friends).
@@ -192,6 +202,48 @@ def query_times(lake, name, text):
     return mine, theirs
 
 
+# The five standard analyses, as a user types them once, over every period of the lake.
+SCALE_ANALYSES = {
+    "cost by department, all periods":
+        "SELECT department_name, sum(cost) AS cost FROM usage_details GROUP BY department_name ORDER BY cost DESC",
+    "top resources":
+        "SELECT instance_id, sum(cost) AS cost FROM usage_details GROUP BY instance_id ORDER BY cost DESC, instance_id LIMIT 20",
+    "daily trend, all periods":
+        "SELECT date, sum(cost) AS cost FROM usage_details GROUP BY date ORDER BY date",
+    "usage × price sheet":
+        "SELECT p.unit_of_measure, count(*) AS usage_rows, sum(u.consumed_quantity * p.unit_price) AS list_cost, "
+        "sum(u.cost) AS cost FROM usage_details u JOIN price_sheet p "
+        "ON p.meter_id = u.meter_id AND p.billing_period = u.billing_period "
+        "GROUP BY p.unit_of_measure ORDER BY p.unit_of_measure",
+    "one subscription across periods":
+        "SELECT billing_period, sum(cost) AS cost, count(*) AS usage_rows FROM usage_details "
+        "WHERE subscription_guid = '{subscription}' GROUP BY billing_period ORDER BY billing_period",
+}
+
+
+def duckdb_cli_script(lake, sql):
+    """The DuckDB shell's input: the lake's tables as views over the same files, then `sql`."""
+    views = "".join(
+        f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{lake}/{t}/*/*/*.parquet', "
+        "hive_partitioning = true, hive_types_autocast = false);\n"
+        for t in ["usage_details", "price_sheet"])
+    return views + sql + ";\n"
+
+
+def same_answer(a, b):
+    """Whether two CSV answers hold the same values (numbers compared as decimals: costlake
+    prints `12.5`, DuckDB `12.500000000000`)."""
+    def cells(text):
+        return [[number(c) for c in row] for row in csv.reader(io.StringIO(text))]
+
+    def number(cell):
+        try:
+            return decimal.Decimal(cell)
+        except decimal.InvalidOperation:
+            return cell
+    return cells(a) == cells(b)
+
+
 def version(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
@@ -211,6 +263,7 @@ def main():
         "pandas": version([PY, "-c", "import pandas; print(pandas.__version__)"]),
         "pyarrow": version([PY, "-c", "import pyarrow; print(pyarrow.__version__)"]),
         "python": platform.python_version(),
+        "duckdb CLI": version([DUCKDB_CLI, "--version"]) if DUCKDB_CLI else "not installed",
     }
     print("versions:", versions, flush=True)
 
@@ -346,6 +399,41 @@ def main():
             print("budget", periods, budget[periods], flush=True)
         keep("budget", {"rows": BUDGET_ROWS, "by_periods": budget})
 
+    # 8. Scale: a lake of SCALE_PERIODS × SCALE_ROWS usage rows (and the price sheet), then the
+    # five standard analyses, each as a fresh process, costlake's `sql` against the DuckDB
+    # shell on the same files, runs interleaved, both answers printed as CSV and compared.
+    if "scale" in SECTIONS:
+        if DUCKDB_CLI is None:
+            sys.exit("the scale section needs the DuckDB shell: run it through benches/compare.sh")
+        emu, base = emulator(SCALE_PERIODS, SCALE_ROWS)
+        big = work / "scale-lake"
+        sync_s, sync_rss, _, _ = run_rss([BIN, "sync", "--enrollment", "100", "--api-base", base,
+                                          "--lake", big, "--quiet", "--datasets", "usage_details,price_sheet"],
+                                         {"COSTLAKE_API_KEY": DEMO_KEY})
+        emu.terminate()
+        print("scale sync", sync_s, sync_rss, flush=True)
+        _, _, out, _ = run([BIN, "sql", "--lake", big, "--format", "csv",
+                            "SELECT subscription_guid FROM usage_details GROUP BY subscription_guid "
+                            "ORDER BY count(*) DESC, subscription_guid LIMIT 1"])
+        subscription = out.splitlines()[1]
+        scale = {}
+        for name, sql in SCALE_ANALYSES.items():
+            sql = sql.format(subscription=subscription)
+            mine, duck = [], []
+            for _ in range(REPEATS):
+                s, rss, out, _ = run_rss([BIN, "sql", "--lake", big, "--format", "csv", sql])
+                mine.append((s, rss, out))
+                ds, drss, dout, _ = run_rss([DUCKDB_CLI, "-csv", "-bail"],
+                                            stdin=duckdb_cli_script(big, sql).encode())
+                duck.append((ds, drss, dout))
+            assert same_answer(mine[0][2], duck[0][2]), f"{name}: the answers differ"
+            rows = len(mine[0][2].splitlines())
+            scale[name] = (statistics.median(m[0] for m in mine), max(m[1] for m in mine),
+                           statistics.median(d[0] for d in duck), max(d[1] for d in duck), rows - 1)
+            print("scale", name, scale[name], flush=True)
+        keep("scale", {"periods": SCALE_PERIODS, "rows": SCALE_ROWS, "sync_s": sync_s,
+                       "sync_rss": sync_rss, "analyses": scale})
+
     write_report(cpu, mem, saved)
     shutil.rmtree(work)
 
@@ -388,7 +476,16 @@ def targets(saved):
                 s, _, ds, _, _ = by_format[fmt]
                 export_targets.append((f"{label} export parts ({rows:,} rows) at least 2× DuckDB's throughput",
                                        f"{ds / s:.2f}×", ds / s >= 2))
-    return arm_targets + export_targets + [
+    scale_targets = []
+    scale = saved.get("scale", {}).get("figures")
+    if scale:
+        slowest = max(scale["analyses"], key=lambda n: scale["analyses"][n][0] / scale["analyses"][n][2])
+        a = scale["analyses"][slowest]
+        scale_targets.append((
+            f"each of the five standard analyses on {scale['periods'] * scale['rows']:,} rows, as a fresh "
+            "process, no slower than the DuckDB shell",
+            f"slowest {slowest}: {a[0] / a[2]:.2f}× DuckDB's wall time", a[0] <= a[2]))
+    return arm_targets + export_targets + scale_targets + [
         ("JSON ingest at least 2× DuckDB's throughput", f"{duck:.2f}×", duck >= 2),
         ("JSON ingest at least 5× the pandas script's", f"{pandas:.1f}×", pandas >= 5),
         ("JSON ingest within 1.5× of the parse-only floor", f"{floor:.2f}× the floor's time", floor <= 1.5),
@@ -516,6 +613,26 @@ def write_report(cpu, mem, saved):
         ]
         for periods, (s, rss, xs, xrss) in sorted((int(k), v) for k, v in budget["by_periods"].items()):
             lines.append(f"| {periods} | {s:.1f} | {rss:.0f} | {xs:.1f} | {xrss:.0f} |")
+    scale = saved.get("scale", {}).get("figures")
+    if scale:
+        lines += [
+            "",
+            f"## The standard analyses on {scale['periods'] * scale['rows']:,} rows, fresh processes",
+            "",
+            f"A lake of {scale['periods']} periods × {scale['rows']:,} usage rows and their price "
+            f"sheets, synced from the emulator ({scale['sync_s']:.0f} s, peak RSS "
+            f"{scale['sync_rss']:.0f} MB). Each analysis as one fresh process, as a script or a "
+            "scheduled job runs it: `costlake sql --format csv` against the DuckDB shell "
+            f"({saved['scale']['versions'].get('duckdb CLI', '?')}, `-csv`, the lake's tables as "
+            "views over the same files with hive partitioning), wall time from process start to "
+            f"exit, runs interleaved, medians of {REPEATS}; the two answers are checked equal, "
+            "value for value. DuckDB sums the same `decimal(38,12)` columns exactly too.",
+            "",
+            "| analysis | rows out | costlake s | peak RSS MB | DuckDB s | DuckDB peak RSS MB | costlake ÷ DuckDB |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, (s, rss, ds, drss, rows) in scale["analyses"].items():
+            lines.append(f"| {name} | {rows:,} | {s:.2f} | {rss:.0f} | {ds:.2f} | {drss:.0f} | {s / ds:.2f} |")
     lines += [
         "",
         f"## REPL start-up",
@@ -548,6 +665,7 @@ def write_report(cpu, mem, saved):
         f"ROWS={ROWS} LAKE_PERIODS={LAKE_PERIODS} LAKE_ROWS={LAKE_ROWS} RSS_SIZES=\"{' '.join(map(str, RSS_SIZES))}\" REPEATS={REPEATS} benches/compare.sh",
         "SECTIONS=arm ARM_SIZES=\"1000000 5000000\" benches/compare.sh   # one section again",
         "SECTIONS=budget BUDGET_PERIODS=12 BUDGET_ROWS=1000000 benches/compare.sh",
+        "SECTIONS=scale SCALE_PERIODS=10 SCALE_ROWS=2000000 benches/compare.sh",
         "cargo bench --bench decode",
         "cargo bench --bench queries",
         "```",
