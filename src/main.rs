@@ -21,6 +21,8 @@ use commands::UsageError;
 const COMMAND_STACK: usize = 256 << 20;
 /// The stack of each tokio worker, which evaluates expressions.
 const WORKER_STACK: usize = 32 << 20;
+/// How long the end of a command waits for the runtime's threads to end.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn main() -> ExitCode {
     reset_sigpipe();
@@ -51,8 +53,12 @@ fn main() -> ExitCode {
                 .build()
                 .expect("tokio runtime");
             let result = runtime.block_on(run(cli));
-            // Work cancelled with Ctrl-C may still be winding down: do not wait for it.
-            runtime.shutdown_background();
+            // Work cancelled with Ctrl-C may still be winding down: wait for it only briefly.
+            // Not `shutdown_background`: it drops the handles of threads that are exiting at
+            // that moment, and glibc 2.36's `pthread_detach` can then read the descriptor of a
+            // thread that has just freed it (a segfault seen once in the test suite). Threads
+            // that end within the wait are joined instead.
+            runtime.shutdown_timeout(SHUTDOWN_WAIT);
             result
         })
         .expect("a thread for the command")
