@@ -56,8 +56,8 @@ fn main() -> ExitCode {
             // Work cancelled with Ctrl-C may still be winding down: wait for it only briefly.
             // Not `shutdown_background`: it drops the handles of threads that are exiting at
             // that moment, and glibc 2.36's `pthread_detach` can then read the descriptor of a
-            // thread that has just freed it (a segfault seen once in the test suite). Threads
-            // that end within the wait are joined instead.
+            // thread that has just freed it, a segfault. Threads that end within the wait are
+            // joined instead.
             runtime.shutdown_timeout(SHUTDOWN_WAIT);
             result
         })
