@@ -153,10 +153,10 @@ duckdb.sql(f"COPY (SELECT * FROM read_json('{sys.argv[1]}', format='array')) TO 
 
 DUCKDB_QUERY = """
 import duckdb, sys, time
-lake, sql = sys.argv[1], sys.stdin.read()
+views, sql = sys.argv[1], sys.stdin.read()
 con = duckdb.connect()
-for t in ["usage_details", "marketplace_charges", "price_sheet", "balance_summary"]:
-    con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{lake}/{t}/*/*/*.parquet', hive_partitioning=true, hive_types_autocast=false)")
+for view in views.splitlines():
+    con.execute(view)
 con.execute("CREATE MACRO unit_block_size(u) AS coalesce(try_cast(replace(regexp_extract(u, '^[0-9][0-9,]*'), ',', '') AS BIGINT), 1)")
 times = []
 for _ in range(int(sys.argv[2])):
@@ -165,6 +165,15 @@ for _ in range(int(sys.argv[2])):
     times.append(time.perf_counter() - started)
 print(times[-1] if len(times) == 1 else sorted(times[1:])[len(times[1:]) // 2], len(rows))
 """
+
+def duckdb_views(lake, tables):
+    """DuckDB statements that make each of the lake's `tables` a view over its files, partition
+    columns as text (as costlake has them), one statement a line."""
+    return "".join(
+        f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{lake}/{t}/*/*/*.parquet', "
+        "hive_partitioning = true, hive_types_autocast = false);\n"
+        for t in tables)
+
 
 # Saved-query text made DuckDB's: parameters as literals, and the few functions named otherwise.
 PARAMS = {"$period": "'202412'", "$top": "20", "$key": "'env'", "$threshold": "0.25",
@@ -196,7 +205,8 @@ def query_times(lake, name, text):
     if len(times) != QUERY_REPEATS + 1:
         sys.exit(f"{name}: the REPL printed {len(times)} timings: {err[-300:]}")
     mine = statistics.median(times[1:])
-    _, _, out, _ = run([PY, "-c", DUCKDB_QUERY, lake, str(QUERY_REPEATS + 1)],
+    views = duckdb_views(lake, ["usage_details", "marketplace_charges", "price_sheet", "balance_summary"])
+    _, _, out, _ = run([PY, "-c", DUCKDB_QUERY, views, str(QUERY_REPEATS + 1)],
                        stdin=duckdb_sql(text).encode())
     theirs = float(out.split()[0])
     return mine, theirs
@@ -223,11 +233,7 @@ SCALE_ANALYSES = {
 
 def duckdb_cli_script(lake, sql):
     """The DuckDB shell's input: the lake's tables as views over the same files, then `sql`."""
-    views = "".join(
-        f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{lake}/{t}/*/*/*.parquet', "
-        "hive_partitioning = true, hive_types_autocast = false);\n"
-        for t in ["usage_details", "price_sheet"])
-    return views + sql + ";\n"
+    return duckdb_views(lake, ["usage_details", "price_sheet"]) + sql + ";\n"
 
 
 def same_answer(a, b):
