@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs, with pinned versions, the tools the end-to-end tests run beside costlake into
 # .test-tools/ (git-ignored): a Python venv with the readers the interop tests compare against
-# (DuckDB, pyarrow, pandas, pyspark), the OpenAPI validator and the S3 server (moto), and
-# Azurite for az:// lakes. Idempotent: a stamp of the pins skips work already done.
+# (DuckDB, pyarrow, pandas, pyspark), the OpenAPI validator and the S3 server (moto), Azurite
+# for az:// lakes, and in a venv of its own (it needs Python 3.12) the FinOps Foundation's FOCUS
+# validator, pinned in tests/focus-validator.txt. Idempotent: a stamp of the pins skips work
+# already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +21,7 @@ NPM_PINS=("azurite@3.37.0")
 
 tools=.test-tools
 stamp="$tools/stamp"
-want="$(printf '%s\n' "${PYTHON_PINS[@]}" "${NPM_PINS[@]}")"
+want="$(printf '%s\n' "${PYTHON_PINS[@]}" "${NPM_PINS[@]}"; cat tests/focus-validator.txt)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
@@ -28,6 +30,19 @@ if [[ ! -x "$tools/venv/bin/python" ]]; then
   python3 -m venv "$tools/venv"
 fi
 "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check "${PYTHON_PINS[@]}"
+# The validator reads its currency list from `focus_validator/rules/` relative to the working
+# directory, so the tests run it from a folder that links to the installed package.
+python312=""
+for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12 python3.12; do
+  if "$candidate" --version >/dev/null 2>&1; then python312="$candidate"; break; fi
+done
+[[ -n "$python312" ]] || { echo "tests/setup.sh: the FOCUS validator needs Python 3.12 (python3.12 on PATH, or pyenv's 3.12)" >&2; exit 1; }
+if [[ ! -x "$tools/focus-venv/bin/python" ]]; then
+  "$python312" -m venv "$tools/focus-venv"
+fi
+"$tools/focus-venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/focus-validator.txt
+mkdir -p "$tools/focus-run"
+ln -sfn "$("$tools/focus-venv/bin/python" -c 'import focus_validator, os; print(os.path.dirname(focus_validator.__file__))')" "$tools/focus-run/focus_validator"
 npm install --silent --no-audit --no-fund --prefix "$tools/node" "${NPM_PINS[@]}"
 command -v java >/dev/null || { echo "tests/setup.sh: pyspark needs Java 17 (apt install openjdk-17-jre-headless)" >&2; exit 1; }
 printf '%s' "$want" > "$stamp"

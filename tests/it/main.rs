@@ -6,6 +6,7 @@ mod cost_management;
 mod demo;
 mod docs;
 mod emulator;
+mod focus;
 mod hostile;
 mod ingest;
 mod interop;

@@ -399,7 +399,7 @@ async fn the_focus_view_matches_the_generator() {
         lake,
         r#"SELECT "x_BillingPeriod" AS period, "x_InvoiceSectionName" AS department, "x_SourceDataset" AS source,
                   count(*) AS n, sum("BilledCost") AS billed, sum("EffectiveCost") AS effective,
-                  sum("ContractedCost") AS contracted, count("ContractedCost") AS priced,
+                  sum("ContractedCost") AS contracted, count("ContractedUnitPrice") AS priced,
                   count(*) FILTER (WHERE "ChargePeriodEnd" <> "ChargePeriodStart" + INTERVAL '1 day') AS not_one_day,
                   min("BillingPeriodStart") AS period_start, max("BillingCurrency") AS currency
            FROM focus GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"#,
@@ -422,6 +422,9 @@ async fn the_focus_view_matches_the_generator() {
                     at12(e.unit_price(r.meter.index, index) as i128, 4) / r.meter.block as i128;
                 entry.2 += at12(r.quantity, 4) * per_unit / 10i128.pow(12);
                 entry.3 += 1;
+            } else {
+                // Without a contracted price, FOCUS takes the billed cost.
+                entry.2 += r.cost;
             }
         }
         for j in 0..e.marketplace_rows(p) {

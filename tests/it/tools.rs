@@ -156,3 +156,69 @@ pub fn moto_bucket(server: &Server, name: &str) {
         &[&server.url(), name],
     );
 }
+
+/// The FOCUS validator's verdict on one file: its rule counts and each failing rule's line.
+#[derive(Debug)]
+pub struct FocusVerdict {
+    pub passed: u32,
+    pub skipped: u32,
+    /// Rule id → the validator's line for it.
+    pub failed: std::collections::BTreeMap<String, String>,
+    pub output: String,
+}
+
+/// Runs the FinOps Foundation's `focus-validator` (FOCUS 1.2 rules, the ones bundled with the
+/// pinned release, no download) on a Parquet file. It exits 0 whatever it finds, so the verdict
+/// is read from its report: the `Total: … | Pass: … | Fail: … | Skipped: …` line and one
+/// `❌ RULE: FAIL` line per failing rule, which must agree.
+pub fn focus_validator(file: &std::path::Path) -> FocusVerdict {
+    let bin = require(tools_dir().join("focus-venv/bin/focus-validator"));
+    let package = require(tools_dir().join("focus-run/focus_validator"));
+    // It opens `focus_validator/rules/currency_codes.csv` relative to its working directory
+    // and writes its log there: a folder per run.
+    let run = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(package, run.path().join("focus_validator")).unwrap();
+    let out = Command::new(bin)
+        .args([
+            "--block-download",
+            "--validate-version",
+            "1.2",
+            "--show-violations",
+        ])
+        .arg("--data-file")
+        .arg(file)
+        .current_dir(run.path())
+        .output()
+        .unwrap();
+    let output = stdout_of("focus-validator", &out);
+    let count = |label: &str| -> u32 {
+        let line = output
+            .lines()
+            .find(|l| l.trim_start().starts_with("Total:"))
+            .unwrap_or_else(|| panic!("no totals in the validator's report:\n{output}"));
+        line.split('|')
+            .find_map(|part| part.trim().strip_prefix(label))
+            .and_then(|n| n.trim_start_matches(':').trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {label} count in {line}"))
+    };
+    let failed: std::collections::BTreeMap<String, String> = output
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim_start().strip_prefix("❌ ")?;
+            let (id, _) = rest.split_once(": FAIL")?;
+            Some((id.to_string(), l.trim().to_string()))
+        })
+        .collect();
+    let verdict = FocusVerdict {
+        passed: count("Pass"),
+        skipped: count("Skipped"),
+        failed,
+        output: output.clone(),
+    };
+    assert_eq!(
+        count("Fail") as usize,
+        verdict.failed.len(),
+        "the failing rules listed and counted differ:\n{output}"
+    );
+    verdict
+}

@@ -134,6 +134,74 @@ impl Charge<'_> {
     }
 }
 
+impl Charge<'_> {
+    /// The cell of a column that only exports have (no [`Col`] of its own), by its header: the
+    /// FOCUS columns Microsoft derives from the charge, and the retail price and account name
+    /// of the EA cost export. The generator's rates are what Microsoft's list and contract
+    /// would both say for an enrollment without negotiated discounts, so the list, contracted
+    /// and billed figures agree.
+    pub(super) fn export_only(
+        &self,
+        e: &Enrollment,
+        period: &Period,
+        header: &str,
+        focus: bool,
+    ) -> Option<String> {
+        let (quantity, rate, cost, unit) = match self {
+            Charge::Usage(r) => (r.quantity, r.rate, r.cost, r.meter.unit),
+            Charge::Marketplace(r) => (r.quantity, r.rate, r.cost, r.offer.unit),
+        };
+        let usage = match self {
+            Charge::Usage(r) => Some(r),
+            Charge::Marketplace(_) => None,
+        };
+        Some(match (header, focus) {
+            ("BillingAccountName" | "x_BillingAccountName", _) => {
+                format!("Contoso enrollment {}", e.spec.number)
+            }
+            ("PayGPrice", false) => money(rate, RATE_SCALE)?,
+            ("ListCost" | "ContractedCost", true) => money(cost, COST_SCALE)?,
+            ("ListUnitPrice" | "ContractedUnitPrice", true) => money(rate, RATE_SCALE)?,
+            ("PricingQuantity", true) => money(quantity, QUANTITY_SCALE)?,
+            ("PricingUnit", true) => unit_name(unit).to_string(),
+            ("PricingCurrency", true) => "USD".into(),
+            ("ProviderName" | "InvoiceIssuerName", true) => "Microsoft".into(),
+            ("InvoiceId", true) if !e.is_open(period) => {
+                format!("E{}{}", e.spec.number % 10_000, period.id)
+            }
+            ("ChargeDescription", true) => match self {
+                Charge::Usage(r) => r.meter.product(),
+                Charge::Marketplace(r) => format!("{} - {}", r.offer.offer, r.offer.plan),
+            },
+            ("ServiceName", true) => match self {
+                Charge::Usage(r) => r.meter.family().category.into(),
+                Charge::Marketplace(r) => r.offer.offer.into(),
+            },
+            ("ServiceCategory", true) => usage.map_or("Other", |r| r.meter.family().focus.0).into(),
+            ("ServiceSubcategory", true) => usage
+                .map_or("Other (Other)", |r| r.meter.family().focus.1)
+                .into(),
+            ("SkuPriceId", true) => match self {
+                Charge::Usage(r) => r.meter.id.clone(),
+                Charge::Marketplace(r) => r.offer.meter_id.into(),
+            },
+            ("RegionName", true) => usage?.meter.region().display.into(),
+            ("x_PricingBlockSize", true) => usage.map_or(1, |r| r.meter.block).to_string(),
+            ("x_PricingUnitDescription", true) => unit.into(),
+            _ => return None,
+        })
+    }
+}
+
+/// The unit of a unit of measure without its block: `100 Hours` is `Hours`, `1/Month` is
+/// `Month`.
+fn unit_name(unit: &str) -> &str {
+    unit.trim_start_matches(|c: char| c.is_ascii_digit() || c == ',' || c == '.')
+        .trim_start()
+        .trim_start_matches('/')
+        .trim_start()
+}
+
 /// A price sheet export row of one meter.
 pub(super) fn price_value(
     e: &Enrollment,

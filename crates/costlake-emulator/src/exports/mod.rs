@@ -184,6 +184,7 @@ impl<'a> CostRows<'a> {
             .map(|f| {
                 charge
                     .value(self.e, self.period, f.col, false)
+                    .or_else(|| charge.export_only(self.e, self.period, f.api, false))
                     .unwrap_or_default()
             })
             .collect()
@@ -377,7 +378,11 @@ async fn write_run(
         Box::new(usage.chain(marketplace).map(move |c| {
             fields
                 .iter()
-                .map(|f| c.value(e, period, f.col, focus).unwrap_or_default())
+                .map(|f| {
+                    c.value(e, period, f.col, focus)
+                        .or_else(|| c.export_only(e, period, f.api, focus))
+                        .unwrap_or_default()
+                })
                 .collect()
         }))
     };

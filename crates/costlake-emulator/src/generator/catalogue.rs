@@ -53,6 +53,8 @@ pub static REGIONS: &[Region] = &[
 /// A kind of resource and the meters it is billed on.
 pub struct Family {
     pub category: &'static str,
+    /// FOCUS ServiceCategory and ServiceSubcategory, as Microsoft's FOCUS export files it.
+    pub focus: (&'static str, &'static str),
     pub sub_category: &'static str,
     pub service_tier: &'static str,
     pub consumed_service: &'static str,
@@ -68,6 +70,7 @@ pub struct Family {
 pub static FAMILIES: &[Family] = &[
     Family {
         category: "Virtual Machines",
+        focus: ("Compute", "Virtual Machines"),
         sub_category: "Dv3/DSv3 Series",
         service_tier: "Dv3/DSv3 Series",
         consumed_service: "Microsoft.Compute",
@@ -83,6 +86,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "Virtual Machines",
+        focus: ("Compute", "Virtual Machines"),
         sub_category: "BS Series",
         service_tier: "BS Series",
         consumed_service: "Microsoft.Compute",
@@ -94,6 +98,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "Storage",
+        focus: ("Storage", "Storage Platforms"),
         sub_category: "Premium SSD Managed Disks",
         service_tier: "Premium SSD Managed Disks",
         consumed_service: "Microsoft.Compute",
@@ -108,6 +113,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "Storage",
+        focus: ("Storage", "Storage Platforms"),
         sub_category: "Tables",
         service_tier: "Standard",
         consumed_service: "Microsoft.Storage",
@@ -123,6 +129,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "Bandwidth",
+        focus: ("Networking", "Network Connectivity"),
         sub_category: "",
         service_tier: "Bandwidth",
         consumed_service: "Microsoft.Network",
@@ -137,6 +144,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "SQL Database",
+        focus: ("Databases", "Relational Databases"),
         sub_category: "Single Standard",
         service_tier: "Standard",
         consumed_service: "Microsoft.Sql",
@@ -148,6 +156,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "Azure App Service",
+        focus: ("Web", "Application Platforms"),
         sub_category: "Premium v2 Plan",
         service_tier: "Premium v2 Plan",
         consumed_service: "Microsoft.Web",
@@ -162,6 +171,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "Azure Cosmos DB",
+        focus: ("Databases", "NoSQL Databases"),
         sub_category: "",
         service_tier: "Azure Cosmos DB",
         consumed_service: "Microsoft.DocumentDB",
@@ -176,6 +186,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "Log Analytics",
+        focus: ("Management and Governance", "Observability"),
         sub_category: "",
         service_tier: "Log Analytics",
         consumed_service: "Microsoft.OperationalInsights",
@@ -187,6 +198,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "Azure Kubernetes Service",
+        focus: ("Compute", "Containers"),
         sub_category: "Standard",
         service_tier: "Uptime SLA",
         consumed_service: "Microsoft.ContainerService",
@@ -198,6 +210,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "Azure DevOps",
+        focus: ("Developer Tools", "Developer Platforms"),
         sub_category: "",
         service_tier: "Basic Plan",
         consumed_service: "Microsoft.VisualStudio",
@@ -209,6 +222,7 @@ pub static FAMILIES: &[Family] = &[
     },
     Family {
         category: "Azure Support",
+        focus: ("Management and Governance", "Support"),
         sub_category: "",
         service_tier: "Standard Support",
         consumed_service: "Microsoft.Support",

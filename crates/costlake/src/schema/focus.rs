@@ -1,4 +1,4 @@
-//! The `focus` view: every cost in FinOps FOCUS 1.0 columns, from whichever source a billing
+//! The `focus` view: every cost in FinOps FOCUS 1.2 columns, from whichever source a billing
 //! account and period has, and from one source only: native FOCUS exports (`focus_costs`),
 //! else actual-cost exports (`cost_details`), else the EA API's usage details and marketplace
 //! charges. Each column says how it is computed from each source and why; the view's SQL and the
@@ -66,19 +66,19 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
     ),
     col(
         "ListCost",
-        "CAST(NULL AS {dec})",
-        "CAST(NULL AS {dec})",
-        "CAST(c.quantity * c.pay_g_price AS {dec})",
-        "f.list_cost",
-        "Null: EA data carries only negotiated prices; the retail price (PayGPrice) comes with Cost Management exports.",
+        "u.cost",
+        "m.extended_cost",
+        "CASE WHEN c.pay_g_price IS NULL OR (c.pay_g_price = 0 AND c.charge_type IN ('Purchase', 'Refund')) THEN c.cost_in_billing_currency ELSE CAST(c.quantity * c.pay_g_price AS {dec}) END",
+        "coalesce(f.list_cost, f.billed_cost)",
+        "Quantity × the retail price (PayGPrice) where the export carries one. The EA API carries negotiated prices only, so its rows, and purchases exported with a retail price of 0, take BilledCost: FOCUS asks that of a charge without a list unit price (ListCost-C-008-C), and it never shows a saving the data does not hold.",
     ),
     col(
         "ContractedCost",
-        "CAST(u.consumed_quantity * CAST(s.unit_price / unit_block_size(s.unit_of_measure) AS {dec}) AS {dec})",
+        "coalesce(CAST(u.consumed_quantity * CAST(s.unit_price / unit_block_size(s.unit_of_measure) AS {dec}) AS {dec}), u.cost)",
         "m.extended_cost",
-        "CAST(c.quantity * c.unit_price AS {dec})",
-        "f.contracted_cost",
-        "ConsumedQuantity × ContractedUnitPrice. Null where the period's price sheet lacks the meter or lists it at more than one price. It differs from BilledCost where a meter is billed below the sheet.",
+        "coalesce(CAST(c.quantity * c.unit_price AS {dec}), c.cost_in_billing_currency)",
+        "coalesce(f.contracted_cost, f.billed_cost)",
+        "ConsumedQuantity × ContractedUnitPrice. Where the period's price sheet lacks the meter or lists it at more than one price, ContractedUnitPrice is null and ContractedCost is BilledCost (ContractedCost-C-008-C). It differs from BilledCost where a meter is billed below the sheet.",
     ),
     col(
         "ContractedUnitPrice",
@@ -95,6 +95,14 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
         "c.billing_account",
         "f.billing_account",
         "The enrollment number (the `enrollment` partition).",
+    ),
+    col(
+        "BillingAccountName",
+        "CAST(NULL AS VARCHAR)",
+        "CAST(NULL AS VARCHAR)",
+        "c.billing_account_name",
+        "f.billing_account_name",
+        "The EA API names no enrollment; exports do.",
     ),
     col(
         "BillingCurrency",
@@ -145,6 +153,14 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
         "Usage details are usage. A recurring marketplace charge is a subscription fee, which FOCUS files as a purchase.",
     ),
     col(
+        "ChargeClass",
+        "CAST(NULL AS VARCHAR)",
+        "CAST(NULL AS VARCHAR)",
+        "CASE WHEN c.charge_type = 'Refund' THEN 'Correction' END",
+        "f.charge_class",
+        "`Correction` for a refund of an earlier charge; null otherwise, as FOCUS asks of every charge that corrects nothing.",
+    ),
+    col(
         "ChargeFrequency",
         "'Usage-Based'",
         "CASE WHEN m.is_recurring_charge THEN 'Recurring' ELSE 'Usage-Based' END",
@@ -177,6 +193,14 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
         "The marketplace publisher produces the offer.",
     ),
     col(
+        "InvoiceId",
+        "CAST(NULL AS VARCHAR)",
+        "CAST(NULL AS VARCHAR)",
+        "CAST(NULL AS VARCHAR)",
+        "f.invoice_id",
+        "Only FOCUS exports name the invoice; the EA API and EA cost exports do not.",
+    ),
+    col(
         "InvoiceIssuerName",
         "'Microsoft'",
         "'Microsoft'",
@@ -188,9 +212,9 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
         "ServiceName",
         "coalesce(u.service_name, u.meter_category)",
         "m.offer_name",
-        "c.meter_category",
+        "coalesce(c.meter_category, c.product_name)",
         "f.service_name",
-        "The meter category is the EA's service (v3's `serviceName` repeats it; earlier versions lack it). The offer is the marketplace's.",
+        "The meter category is the EA's service (v3's `serviceName` repeats it; earlier versions lack it). The offer (the exported product) is the marketplace's.",
     ),
     col(
         "ServiceCategory",
@@ -199,6 +223,14 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
         "{service_category}",
         "f.service_category",
         "FOCUS's fixed list, from the meter category; categories not listed and marketplace offers are `Other`.",
+    ),
+    col(
+        "ServiceSubcategory",
+        "{service_subcategory}",
+        "'Other (Other)'",
+        "{service_subcategory}",
+        "f.service_subcategory",
+        "FOCUS 1.2's fixed list under ServiceCategory, one per meter category; `Other (…)` where none fits.",
     ),
     col(
         "ResourceId",
@@ -450,86 +482,128 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
     ),
 ];
 
-/// FOCUS 1.0 service categories by EA meter category.
-const SERVICE_CATEGORIES: &[(&str, &[&str])] = &[
+/// FOCUS 1.2 service category and subcategory by EA meter category: one pair per meter
+/// category, since FOCUS wants one of each per service. Meter categories not listed are
+/// `Other` / `Other (Other)`.
+const SERVICE_CATEGORIES: &[(&str, &str, &str)] = &[
+    ("Virtual Machines", "Compute", "Virtual Machines"),
+    ("Virtual Machines Licenses", "Compute", "Virtual Machines"),
+    ("Cloud Services", "Compute", "Virtual Machines"),
+    ("Azure Kubernetes Service", "Compute", "Containers"),
+    ("Container Instances", "Compute", "Containers"),
+    ("Functions", "Compute", "Serverless Compute"),
+    ("Azure Virtual Desktop", "Compute", "End User Computing"),
+    ("Batch", "Compute", "Other (Compute)"),
+    ("Storage", "Storage", "Storage Platforms"),
+    ("Backup", "Storage", "Backup Storage"),
+    ("Azure NetApp Files", "Storage", "File Storage"),
+    ("Data Box", "Storage", "Other (Storage)"),
+    ("SQL Database", "Databases", "Relational Databases"),
+    ("SQL Managed Instance", "Databases", "Relational Databases"),
     (
-        "Compute",
-        &[
-            "Virtual Machines",
-            "Azure Kubernetes Service",
-            "Container Instances",
-            "Functions",
-            "Batch",
-            "Cloud Services",
-            "Virtual Machines Licenses",
-        ],
-    ),
-    (
-        "Storage",
-        &["Storage", "Backup", "Azure NetApp Files", "Data Box"],
-    ),
-    (
+        "Azure Database for PostgreSQL",
         "Databases",
-        &[
-            "SQL Database",
-            "Azure Cosmos DB",
-            "Azure Database for PostgreSQL",
-            "Azure Database for MySQL",
-            "Redis Cache",
-            "SQL Managed Instance",
-        ],
+        "Relational Databases",
     ),
     (
+        "Azure Database for MySQL",
+        "Databases",
+        "Relational Databases",
+    ),
+    ("Azure Cosmos DB", "Databases", "NoSQL Databases"),
+    ("Redis Cache", "Databases", "Caching"),
+    ("Bandwidth", "Networking", "Network Connectivity"),
+    ("VPN Gateway", "Networking", "Network Connectivity"),
+    ("ExpressRoute", "Networking", "Network Connectivity"),
+    ("Virtual Network", "Networking", "Network Infrastructure"),
+    ("Load Balancer", "Networking", "Application Networking"),
+    (
+        "Application Gateway",
         "Networking",
-        &[
-            "Bandwidth",
-            "Virtual Network",
-            "Load Balancer",
-            "VPN Gateway",
-            "Application Gateway",
-            "Azure DNS",
-            "Azure Front Door Service",
-            "Content Delivery Network",
-            "ExpressRoute",
-            "Network Watcher",
-            "Azure Firewall",
-        ],
+        "Application Networking",
     ),
-    ("Web", &["Azure App Service", "API Management"]),
+    ("Azure DNS", "Networking", "Network Routing"),
+    ("Azure Front Door Service", "Networking", "Content Delivery"),
+    ("Content Delivery Network", "Networking", "Content Delivery"),
+    ("Azure Firewall", "Networking", "Network Security"),
+    ("Network Watcher", "Networking", "Other (Networking)"),
+    ("Azure App Service", "Web", "Application Platforms"),
+    ("API Management", "Integration", "API Management"),
+    ("Service Bus", "Integration", "Messaging"),
+    ("Event Grid", "Integration", "Messaging"),
+    ("Logic Apps", "Integration", "Workflow Orchestration"),
     (
+        "Log Analytics",
         "Management and Governance",
-        &[
-            "Log Analytics",
-            "Azure Monitor",
-            "Automation",
-            "Azure Support",
-            "Insight and Analytics",
-        ],
+        "Observability",
     ),
-    ("Developer Tools", &["Azure DevOps", "Visual Studio"]),
     (
+        "Azure Monitor",
+        "Management and Governance",
+        "Observability",
+    ),
+    (
+        "Insight and Analytics",
+        "Management and Governance",
+        "Observability",
+    ),
+    ("Azure Support", "Management and Governance", "Support"),
+    (
+        "Automation",
+        "Management and Governance",
+        "Other (Management and Governance)",
+    ),
+    ("Azure DevOps", "Developer Tools", "Developer Platforms"),
+    (
+        "Visual Studio",
+        "Developer Tools",
+        "Development Environments",
+    ),
+    (
+        "Azure Synapse Analytics",
         "Analytics",
-        &[
-            "Azure Synapse Analytics",
-            "Azure Data Factory v2",
-            "Azure Databricks",
-            "HDInsight",
-            "Event Hubs",
-        ],
+        "Analytics Platforms",
     ),
-    ("Security", &["Key Vault", "Microsoft Defender for Cloud"]),
+    ("Azure Databricks", "Analytics", "Analytics Platforms"),
+    ("Azure Data Factory v2", "Analytics", "Data Processing"),
+    ("HDInsight", "Analytics", "Data Processing"),
+    ("Event Hubs", "Analytics", "Streaming Analytics"),
+    ("Key Vault", "Security", "Secret Management"),
     (
+        "Microsoft Defender for Cloud",
+        "Security",
+        "Security Posture Management",
+    ),
+    (
+        "Advanced Data Security",
+        "Security",
+        "Security Posture Management",
+    ),
+    (
+        "Advanced Threat Protection",
+        "Security",
+        "Threat Detection and Response",
+    ),
+    (
+        "Cognitive Services",
         "AI and Machine Learning",
-        &[
-            "Cognitive Services",
-            "Azure Machine Learning",
-            "Azure OpenAI",
-        ],
+        "AI Platforms",
     ),
-    ("Integration", &["Service Bus", "Logic Apps", "Event Grid"]),
     (
+        "Azure Machine Learning",
+        "AI and Machine Learning",
+        "Machine Learning",
+    ),
+    ("Azure OpenAI", "AI and Machine Learning", "Generative AI"),
+    (
+        "Azure Active Directory",
         "Identity",
-        &["Azure Active Directory", "Microsoft Entra ID"],
+        "Identity and Access Management",
+    ),
+    (
+        "Microsoft Entra ID",
+        "Identity",
+        "Identity and Access Management",
     ),
 ];
 
@@ -540,19 +614,22 @@ fn expand(template: &str, alias: &str) -> String {
         format!("arrow_cast(to_date(concat({alias}.billing_period, '01'), '%Y%m%d'), '{ts}')");
     let unit_name =
         format!("regexp_replace({alias}.unit_of_measure, '^[0-9][0-9,.]*\\s*/?\\s*', '')");
-    let mut category = String::from("CASE");
-    for (name, meters) in SERVICE_CATEGORIES {
-        let list: Vec<String> = meters.iter().map(|m| format!("'{m}'")).collect();
-        category.push_str(&format!(
-            " WHEN {alias}.meter_category IN ({}) THEN '{name}'",
-            list.join(", ")
-        ));
-    }
-    category.push_str(" ELSE 'Other' END");
+    let case = |pick: fn(&(&'static str, &'static str, &'static str)) -> &'static str,
+                other: &str| {
+        let mut sql = format!("CASE {alias}.meter_category");
+        for row in SERVICE_CATEGORIES {
+            sql.push_str(&format!(" WHEN '{}' THEN '{}'", row.0, pick(row)));
+        }
+        sql.push_str(&format!(" ELSE '{other}' END"));
+        sql
+    };
+    let category = case(|r| r.1, "Other");
+    let subcategory = case(|r| r.2, "Other (Other)");
     template
         .replace("{period_start}", &period_start)
         .replace("{unit_name}", &unit_name)
         .replace("{service_category}", &category)
+        .replace("{service_subcategory}", &subcategory)
         .replace(DEC, &dec)
         .replace(TS, ts)
 }
@@ -616,7 +693,8 @@ pub fn markdown() -> String {
             .replace(", '{ts}')", ")")
             .replace("{period_start}", "start of billing_period")
             .replace("{unit_name}", "unit name of unit_of_measure")
-            .replace("{service_category}", "category of meter_category");
+            .replace("{service_category}", "category of meter_category")
+            .replace("{service_subcategory}", "subcategory of meter_category");
         format!("`{}`", text.replace('|', "\\|"))
     };
     for c in FOCUS_COLUMNS {
