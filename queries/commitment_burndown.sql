@@ -1,5 +1,6 @@
 -- name: commitment_burndown
 -- description: The monetary commitment period by period (beginning balance, purchases, adjustments, utilized, overage), then a forecast that burns the recent monthly average until the balance runs out.
+-- needs: balance_summary
 -- param: trailing int = 3
 -- param: months int = 12
 -- chart: line x=billing_period y=ending_balance,utilized,service_overage

@@ -1,17 +1,20 @@
 -- name: cost_by_department
--- description: Cost of a billing period by EA department, with each department's share.
+-- description: Cost of a billing period by EA department (invoice section), with each department's share.
+-- needs: focus
 -- param: period period = latest
+-- param: cost billed|effective = billed
 -- chart: bar x=department y=cost
 WITH by_department AS (
-    SELECT department_name, count(*) AS usage_rows, sum(cost) AS cost
-    FROM usage_details
-    WHERE billing_period = $period
-    GROUP BY department_name
+    SELECT "x_InvoiceSectionName" AS department, count(*) AS charges,
+           sum(CASE WHEN $cost = 'effective' THEN "EffectiveCost" ELSE "BilledCost" END) AS cost
+    FROM focus
+    WHERE "x_BillingPeriod" = $period
+    GROUP BY "x_InvoiceSectionName"
 )
 SELECT
-    department_name AS department,
-    usage_rows,
+    department,
+    charges,
     cost,
-    round(100 * cost / sum(cost) OVER (), 2) AS pct
+    round(100 * cost / nullif(sum(cost) OVER (), 0), 2) AS pct
 FROM by_department
-ORDER BY cost DESC;
+ORDER BY cost DESC, department;

@@ -1,17 +1,19 @@
 -- name: cost_by_subscription
 -- description: Cost of a billing period by department, account, subscription and resource group.
+-- needs: focus
 -- param: period period = latest
 -- param: top int = 50
+-- param: cost billed|effective = billed
 WITH grouped AS (
     SELECT
-        department_name AS department,
-        account_name AS account,
-        subscription_name AS subscription,
-        resource_group,
-        sum(cost) AS cost
-    FROM usage_details
-    WHERE billing_period = $period
-    GROUP BY department_name, account_name, subscription_name, resource_group
+        "x_InvoiceSectionName" AS department,
+        "x_AccountName" AS account,
+        "SubAccountName" AS subscription,
+        "x_ResourceGroupName" AS resource_group,
+        sum(CASE WHEN $cost = 'effective' THEN "EffectiveCost" ELSE "BilledCost" END) AS cost
+    FROM focus
+    WHERE "x_BillingPeriod" = $period
+    GROUP BY 1, 2, 3, 4
 ), ranked AS (
     SELECT *, row_number() OVER (ORDER BY cost DESC, subscription, resource_group) AS rank
     FROM grouped

@@ -1,13 +1,15 @@
 -- name: daily_trend
 -- description: Daily cost of a period beside its trailing 7-day mean; days that deviate by more than the threshold are flagged.
+-- needs: focus
 -- param: period period = latest
 -- param: threshold decimal = 0.25
+-- param: cost billed|effective = billed
 -- chart: line x=date y=cost,trailing_mean
 WITH daily AS (
-    SELECT date, sum(cost) AS cost
-    FROM usage_details
-    WHERE billing_period = $period
-    GROUP BY date
+    SELECT CAST("ChargePeriodStart" AS DATE) AS date, sum(CASE WHEN $cost = 'effective' THEN "EffectiveCost" ELSE "BilledCost" END) AS cost
+    FROM focus
+    WHERE "x_BillingPeriod" = $period
+    GROUP BY 1
 ), with_mean AS (
     SELECT
         date,

@@ -1,25 +1,33 @@
 -- name: monthly_summary
--- description: Each billing period's usage and marketplace cost beside the balance summary's totals.
--- chart: bar x=billing_period y=usage_cost,marketplace_cost
-WITH usage AS (
-    SELECT enrollment, billing_period, count(*) AS usage_rows, sum(cost) AS usage_cost
-    FROM usage_details
-    GROUP BY enrollment, billing_period
-), marketplace AS (
-    SELECT enrollment, billing_period, sum(extended_cost) AS marketplace_cost
-    FROM marketplace_charges
-    GROUP BY enrollment, billing_period
+-- description: Each billing account's cost per period, Azure and Marketplace, beside the balance summary's totals where the lake has them, and which dataset answered.
+-- needs: focus
+-- chart: bar x=billing_period y=azure_cost,marketplace_cost
+WITH charges AS (
+    SELECT
+        "BillingAccountId" AS billing_account,
+        "x_BillingPeriod" AS billing_period,
+        -- The view answers a period from one source; the EA API's is two tables.
+        CASE
+            WHEN bool_or("x_SourceDataset" = 'focus_costs') THEN 'focus_costs'
+            WHEN bool_or("x_SourceDataset" = 'cost_details') THEN 'cost_details'
+            ELSE 'usage_details'
+        END AS source,
+        count(*) AS charges,
+        coalesce(sum("BilledCost") FILTER (WHERE "x_PublisherCategory" <> 'Vendor'), 0) AS azure_cost,
+        coalesce(sum("BilledCost") FILTER (WHERE "x_PublisherCategory" = 'Vendor'), 0) AS marketplace_cost
+    FROM focus
+    GROUP BY 1, 2
 )
 SELECT
-    u.enrollment,
-    u.billing_period,
-    u.usage_rows,
-    u.usage_cost,
+    c.billing_account,
+    c.billing_period,
+    c.source,
+    c.charges,
+    c.azure_cost,
     b.total_usage AS billed_usage,
-    u.usage_cost - b.total_usage AS usage_difference,
-    coalesce(m.marketplace_cost, 0) AS marketplace_cost,
+    c.azure_cost - b.total_usage AS usage_difference,
+    c.marketplace_cost,
     b.azure_marketplace_service_charges AS billed_marketplace
-FROM usage u
-LEFT JOIN balance_summary b ON b.enrollment = u.enrollment AND b.billing_period = u.billing_period
-LEFT JOIN marketplace m ON m.enrollment = u.enrollment AND m.billing_period = u.billing_period
-ORDER BY u.enrollment, u.billing_period;
+FROM charges c
+LEFT JOIN balance_summary b ON b.enrollment = c.billing_account AND b.billing_period = c.billing_period
+ORDER BY c.billing_account, c.billing_period;

@@ -1,7 +1,9 @@
 -- name: service_movers
--- description: Month-over-month cost change by service (meter category) against the period before, biggest movers first.
+-- description: Month-over-month cost change by service (the EA meter category, or the Marketplace offer) against the period before, biggest movers first.
+-- needs: focus
 -- param: period period = latest
 -- param: top int = 10
+-- param: cost billed|effective = billed
 -- chart: bar x=service y=previous_cost,cost
 WITH periods AS (
     -- The period before $period, from the calendar (yyyyMM arithmetic), not from what was synced.
@@ -10,12 +12,12 @@ WITH periods AS (
 ), by_service AS (
     -- One scan of both months; a service billed in only one of them has 0 in the other.
     SELECT
-        meter_category AS service,
-        sum(CASE WHEN billing_period = previous_period THEN cost ELSE 0 END) AS previous_cost,
-        sum(CASE WHEN billing_period = current_period THEN cost ELSE 0 END) AS cost
-    FROM usage_details, periods
-    WHERE billing_period IN (current_period, previous_period)
-    GROUP BY meter_category
+        "ServiceName" AS service,
+        sum(CASE WHEN "x_BillingPeriod" = previous_period THEN CASE WHEN $cost = 'effective' THEN "EffectiveCost" ELSE "BilledCost" END ELSE 0 END) AS previous_cost,
+        sum(CASE WHEN "x_BillingPeriod" = current_period THEN CASE WHEN $cost = 'effective' THEN "EffectiveCost" ELSE "BilledCost" END ELSE 0 END) AS cost
+    FROM focus, periods
+    WHERE "x_BillingPeriod" IN (current_period, previous_period)
+    GROUP BY "ServiceName"
 ), changes AS (
     SELECT service, previous_cost, cost, cost - previous_cost AS change
     FROM by_service

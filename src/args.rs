@@ -111,7 +111,11 @@ pub struct QueryArgs {
     #[command(flatten)]
     pub print: PrintArgs,
     /// A saved query's name, or a .sql file.
-    pub name: String,
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+    /// List the saved queries: what each answers, reads and takes.
+    #[arg(long, conflicts_with = "name")]
+    pub list: bool,
     /// A parameter, name=value (repeatable).
     #[arg(long = "param", short = 'p')]
     pub params: Vec<String>,

@@ -56,8 +56,14 @@ pub async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
+    let Some(name) = args.name.as_deref() else {
+        // The library needs no lake.
+        let queries = costlake::engine::library(Some(&args.lake.queries))?;
+        print!("{}", costlake::engine::listing(&queries));
+        return Ok(ExitCode::SUCCESS);
+    };
     let session = open_session(&args.lake).await?;
-    let q = session.saved(&args.name)?;
+    let q = session.saved(name)?;
     let given = repl::parse_params(args.params.iter().map(String::as_str)).map_err(UsageError)?;
     let params = session.bind(&q, &given).await?;
     results::run_saved(&session, &q, &params, &shown(&args.print)).await?;

@@ -33,7 +33,7 @@ fn history_path() -> Option<PathBuf> {
 /// What was last run, for `\chart` to draw again.
 enum Statement {
     Sql(String),
-    Saved(SavedQuery, Params),
+    Saved(Box<SavedQuery>, Params),
 }
 
 /// A shell's state: the session, how results are shown, and what ran last.
@@ -136,21 +136,11 @@ impl Shell {
                     Err(e) => return eprintln!("Error: {e}"),
                 };
                 match session.bind(&q, &given).await {
-                    Ok(params) => self.run(Statement::Saved(q, params)).await,
+                    Ok(params) => self.run(Statement::Saved(Box::new(q), params)).await,
                     Err(e) => eprintln!("Error: {e}"),
                 }
             }
-            Command::Queries => {
-                for q in session.queries.values() {
-                    println!(
-                        "{:<24} {}\n{:<24} {}",
-                        q.name,
-                        q.description,
-                        "",
-                        q.signature()
-                    );
-                }
-            }
+            Command::Queries => print!("{}", costlake::engine::listing(&session.queries)),
             Command::Include(file) => match costlake::engine::limits::read_sql_file(&file) {
                 Ok(sql) => self.run(Statement::Sql(sql)).await,
                 Err(e) => eprintln!("Error: {e}"),

@@ -49,7 +49,7 @@ fn the_demo_runs_the_whole_loop_and_reuses_its_lake() {
         .collect();
     assert_eq!(summary.len(), 6, "{first}");
     for line in summary {
-        assert_eq!(line.split('|').nth(6).map(str::trim), Some("0"), "{line}");
+        assert_eq!(line.split('|').nth(7).map(str::trim), Some("0"), "{line}");
     }
     assert!(
         dir.path()

@@ -155,16 +155,16 @@ pub fn text(out: &Output) -> String {
 
 pub const EA: &str = "/providers/Microsoft.Billing/billingAccounts/8611537";
 
-#[test]
-fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
+/// Writes the real export files of the fixtures into `source` as Cost Management lays out its
+/// runs: EA actual cost in two CSV parts and again as Parquet for a second billing account, a
+/// later run with no rows, amortized cost in gzip, the FOCUS working group's sample, and
+/// reservation details and transactions (`work` holds scratch files).
+pub fn write_real_exports(source: &Path, work: &Path) {
     let fx = fixtures();
     let actual = fx.join("finops-toolkit/EA_ActualCost_Small.csv");
     let amortized = fx.join("finops-toolkit/EA_AmortizedCost_Small.csv");
     let no_rows = fx.join("finops-toolkit/EA_NoRows.csv");
     let focus = fx.join("focus-sample-data/focus_sample.csv");
-    let work = tempfile::tempdir().unwrap();
-    let source = work.path().join("container");
-    let lake = work.path().join("lake");
     let read = |p: &Path| std::fs::read(p).unwrap();
     // Actual cost, split in two parts (each with its header and BOM), as plain CSV.
     let text_of_actual = String::from_utf8(read(&actual)).unwrap();
@@ -173,7 +173,7 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
     let (first, second) = lines.split_at(5);
     let part = |rows: &[&str]| format!("{header}\n{}\n", rows.join("\n")).into_bytes();
     write_run(
-        &source,
+        source,
         &RunSpec {
             export: "daily-actual",
             export_type: "ActualCost",
@@ -190,7 +190,7 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
     );
     // A later run of the same month that found nothing: the month keeps its 11 rows.
     write_run(
-        &source,
+        source,
         &RunSpec {
             export: "daily-actual",
             export_type: "ActualCost",
@@ -204,7 +204,7 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
     );
     // Amortized cost, gzip.
     write_run(
-        &source,
+        source,
         &RunSpec {
             export: "daily-amortized",
             export_type: "AmortizedCost",
@@ -218,7 +218,7 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
     );
     // The actual cost file again as Parquet (types as pyarrow infers them: costs as doubles),
     // for a second billing account.
-    let parquet = work.path().join("actual.parquet");
+    let parquet = work.join("actual.parquet");
     tools::run_python(
         "import sys, pyarrow.csv as c, pyarrow.parquet as p\n\
          p.write_table(c.read_csv(sys.argv[1]), sys.argv[2], compression='snappy')",
@@ -228,7 +228,7 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
         ],
     );
     write_run(
-        &source,
+        source,
         &RunSpec {
             export: "daily-actual",
             export_type: "ActualCost",
@@ -242,7 +242,7 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
     );
     // FOCUS 1.0 from the FOCUS working group's sample (several providers, `NULL` literals).
     write_run(
-        &source,
+        source,
         &RunSpec {
             export: "focus",
             export_type: "FocusCost",
@@ -261,7 +261,7 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
         2023-09-01T00:00:00.0000000Z,49ed0e4d,r1,/subscriptions/s/vm1,Standard_B1s,Reservation,BS Series,1,24,23.5,1\n\
         2023-09-02T00:00:00.0000000Z,49ed0e4d,r1,/subscriptions/s/vm1,Standard_B1s,Reservation,BS Series,1,24,24,1\n";
     write_run(
-        &source,
+        source,
         &RunSpec {
             export: "reservations",
             export_type: "ReservationDetails",
@@ -276,7 +276,7 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
     let transactions = "EventDate,EventType,ReservationOrderId,Description,Amount,Currency,Quantity,ArmSkuName,Term,Region,PurchasingSubscriptionGuid,DepartmentName\n\
         2023-09-21T18:56:00.0000000Z,Purchase,49ed0e4d,\"Reserved VM Instance, Standard_B1s, UK South, 3 Years\",3.25,USD,1,Standard_B1s,P3Y,uksouth,1caaa5a3,ACM\n";
     write_run(
-        &source,
+        source,
         &RunSpec {
             export: "reservation-transactions",
             export_type: "ReservationTransactions",
@@ -292,6 +292,18 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
             )],
         },
     );
+}
+
+#[test]
+fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
+    let fx = fixtures();
+    let actual = fx.join("finops-toolkit/EA_ActualCost_Small.csv");
+    let amortized = fx.join("finops-toolkit/EA_AmortizedCost_Small.csv");
+    let focus = fx.join("focus-sample-data/focus_sample.csv");
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("container");
+    let lake = work.path().join("lake");
+    write_real_exports(&source, work.path());
 
     let out = ingest(&source, &lake);
     let report = stdout(&out);

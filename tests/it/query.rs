@@ -192,18 +192,24 @@ async fn saved_queries_take_typed_parameters() {
     ));
     let rows: Vec<BTreeMap<String, Box<RawValue>>> = serde_json::from_str(&out).unwrap();
     assert_eq!(rows.len(), 3);
-    // The top resource, computed from the generator.
+    // The top resource and service, computed from the generator (Azure usage and Marketplace).
     let period = &e.periods[1];
-    let mut by_resource: BTreeMap<&str, i128> = BTreeMap::new();
+    let mut by_resource: BTreeMap<(&str, &str), i128> = BTreeMap::new();
     for i in 0..e.usage_rows(period) {
         let r = e.usage_row(period, i);
         *by_resource
-            .entry(r.resource.instance_id.as_str())
+            .entry((r.resource.instance_id.as_str(), r.meter.family().category))
             .or_default() += r.cost;
     }
-    let (top_id, top_cost) = by_resource.iter().max_by_key(|(_, c)| **c).unwrap();
+    for j in 0..e.marketplace_rows(period) {
+        let m = e.marketplace_row(period, j);
+        *by_resource
+            .entry((m.resource.instance_id.as_str(), m.offer.offer))
+            .or_default() += m.cost;
+    }
+    let ((top_id, _), top_cost) = by_resource.iter().max_by_key(|(_, c)| **c).unwrap();
     assert_eq!(
-        serde_json::from_str::<String>(rows[0]["instance_id"].get()).unwrap(),
+        serde_json::from_str::<String>(rows[0]["resource_id"].get()).unwrap(),
         *top_id
     );
     assert_eq!(dec(rows[0]["cost"].get()), *top_cost);
@@ -217,7 +223,8 @@ async fn saved_queries_take_typed_parameters() {
         .iter()
         .map(|r| dec(&r[2]))
         .sum();
-    assert_eq!(total, e.totals(&e.periods[2]).cost);
+    let t = e.totals(&e.periods[2]);
+    assert_eq!(total, t.cost + t.marketplace);
 
     // Unknown, missing and mistyped parameters are usage errors that list the declared ones.
     for (args, needle) in [
@@ -234,6 +241,10 @@ async fn saved_queries_take_typed_parameters() {
             "not a billing period",
         ),
         (
+            vec!["query", "top_resources", "--param", "cost=amortised"],
+            "parameter 'cost' must be one of billed, effective, not 'amortised'",
+        ),
+        (
             vec!["query", "no_such_query"],
             "no saved query named 'no_such_query'",
         ),
@@ -244,10 +255,21 @@ async fn saved_queries_take_typed_parameters() {
         assert!(err.contains(needle), "{err}");
         if needle.contains("param") || needle.contains("number") {
             assert!(
-                err.contains("top_resources(period period = latest, top int = 20)"),
+                err.contains(
+                    "top_resources(period period = latest, top int = 20, cost billed|effective = billed)"
+                ),
                 "{err}"
             );
         }
+    }
+    // The list says what each query reads, lake or not.
+    let list = stdout(&costlake(&["query", "--list"], &lake.path().join("none")));
+    for needle in [
+        "reads focus; top_resources(period period = latest",
+        "reads balance_summary; commitment_burndown(",
+        "reads focus, prices; usage_vs_price_sheet(",
+    ] {
+        assert!(list.contains(needle), "{needle} in {list}");
     }
     // A local queries/ folder adds to the library; its file is found by name.
     std::fs::create_dir_all(lake.path().join("queries")).unwrap();

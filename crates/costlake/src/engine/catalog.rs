@@ -18,7 +18,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::lake::Lake;
 use crate::model::Dataset;
-use crate::schema::{block_size, focus};
+use crate::schema::{block_size, focus, prices};
 
 /// The SQL function that gives a unit of measure's block size.
 pub const BLOCK_SIZE_FUNCTION: &str = "unit_block_size";
@@ -76,5 +76,6 @@ pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
     }
     // Planning the view reads no file: the tables' schemas are declared.
     ctx.sql(&focus::view_sql()).await?;
+    ctx.sql(&prices::view_sql()).await?;
     Ok(())
 }

@@ -16,7 +16,7 @@ use datafusion::error::DataFusionError;
 use crate::lake::LakeError;
 use crate::output::OutputError;
 
-pub use saved::{BUILTIN, Param, ParamType, SavedQuery, library, markdown_library};
+pub use saved::{BUILTIN, Need, Param, ParamType, SavedQuery, library, listing, markdown_library};
 pub use session::{Session, Statement, StatementReport};
 pub use tables::{describe_table, tables_overview};
 

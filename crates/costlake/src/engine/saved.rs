@@ -1,7 +1,8 @@
-//! Saved queries: `.sql` files whose header declares a name, a one-line description, typed
-//! parameters with defaults and how the result is best drawn. The library in `queries/` is
-//! built in; a folder of `.sql` files adds to it or overrides it by name. Parameters are bound
-//! as values, never pasted into the SQL text.
+//! Saved queries: `.sql` files whose header declares a name, a one-line description, the
+//! datasets it reads, typed parameters with defaults and how the result is best drawn. The
+//! library in `queries/` is built in; a folder of `.sql` files adds to it or overrides it by
+//! name. Parameters are bound as values, never pasted into the SQL text. A query whose data the
+//! lake lacks is refused with the one sentence that says how to get it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,8 +10,9 @@ use std::path::{Path, PathBuf};
 use datafusion::common::ScalarValue;
 
 use super::{QueryError, Session};
-use crate::model::{Dataset, PARTITION_BILLING_PERIOD, PeriodId};
-use crate::output::{self, chart::ChartSpec};
+use crate::lake::PartitionEntry;
+use crate::model::{Dataset, PeriodId};
+use crate::output::chart::ChartSpec;
 
 macro_rules! builtin {
     ($name:literal) => {
@@ -45,7 +47,7 @@ pub static BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// The type of a saved query's parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamType {
     Text,
     Int,
@@ -53,6 +55,8 @@ pub enum ParamType {
     Date,
     /// A billing period `yyyyMM`, or `latest` / `previous` (resolved from the lake).
     Period,
+    /// One of a few words, declared `billed|effective`.
+    Choice(Vec<String>),
 }
 
 impl ParamType {
@@ -63,17 +67,87 @@ impl ParamType {
             "decimal" | "number" => Some(ParamType::Decimal),
             "date" => Some(ParamType::Date),
             "period" => Some(ParamType::Period),
+            _ if s.contains('|') => {
+                let words: Vec<String> = s.split('|').map(str::to_string).collect();
+                let plain = |w: &String| {
+                    !w.is_empty()
+                        && w.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                };
+                words.iter().all(plain).then_some(ParamType::Choice(words))
+            }
             _ => None,
         }
     }
 
-    fn name(self) -> &'static str {
+    fn name(&self) -> String {
         match self {
-            ParamType::Text => "text",
-            ParamType::Int => "int",
-            ParamType::Decimal => "decimal",
-            ParamType::Date => "date",
-            ParamType::Period => "period",
+            ParamType::Text => "text".into(),
+            ParamType::Int => "int".into(),
+            ParamType::Decimal => "decimal".into(),
+            ParamType::Date => "date".into(),
+            ParamType::Period => "period".into(),
+            ParamType::Choice(words) => words.join("|"),
+        }
+    }
+}
+
+/// What a saved query reads, declared `-- needs: focus, balance_summary`: a view, whose
+/// sources are several datasets, or one dataset. The lake holds it when it has a partition of
+/// one of those datasets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The `focus` view: cost from any source.
+    Focus,
+    /// The `prices` view: a price sheet from any source.
+    Prices,
+    Dataset(Dataset),
+}
+
+impl Need {
+    fn parse(s: &str) -> Option<Need> {
+        match s {
+            "focus" => Some(Need::Focus),
+            "prices" => Some(Need::Prices),
+            _ => Dataset::ALL
+                .into_iter()
+                .find(|d| d.name() == s)
+                .map(Need::Dataset),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Need::Focus => crate::schema::focus::FOCUS_VIEW,
+            Need::Prices => crate::schema::prices::PRICES_VIEW,
+            Need::Dataset(d) => d.name(),
+        }
+    }
+
+    /// Whether a partition of the lake is data this need reads.
+    fn held_by(self, entry: &PartitionEntry) -> bool {
+        let is = |d: Dataset| entry.dataset == d.name();
+        match self {
+            Need::Focus => {
+                is(Dataset::UsageDetails)
+                    || is(Dataset::MarketplaceCharges)
+                    || is(Dataset::FocusCosts)
+                    || (is(Dataset::CostDetails) && entry.cost_type.as_deref() == Some("actual"))
+            }
+            Need::Prices => is(Dataset::PriceSheet) || is(Dataset::ExportPriceSheet),
+            Need::Dataset(d) => is(d),
+        }
+    }
+
+    /// The sentence that says what it is and how a lake gets it.
+    fn how_to_get(self) -> String {
+        let cost = "`costlake ingest --source EXPORTS` (Cost Management exports), `costlake sync --billing-account ID` (the Cost Management API) or `costlake sync --enrollment N` (the EA API)";
+        match self {
+            Need::Focus => format!("cost data (the `focus` view), which {cost} bring"),
+            Need::Prices => "a price sheet (the `prices` view), which a price sheet export, `costlake sync --billing-account ID` or `costlake sync --enrollment N` bring".into(),
+            Need::Dataset(Dataset::BalanceSummary) => "the balance summary (`balance_summary`), which `costlake sync --enrollment N` or `costlake sync --billing-account ID` for an EA billing account bring".into(),
+            Need::Dataset(d) if d.from_exports() => format!("`{}`, which `costlake ingest` of its export brings", d.name()),
+            Need::Dataset(d) => format!("`{}`, which `costlake sync --enrollment N` brings", d.name()),
         }
     }
 }
@@ -101,6 +175,8 @@ pub struct SavedQuery {
     pub name: String,
     pub description: String,
     pub params: Vec<Param>,
+    /// What it reads (`-- needs:`); its first need's periods resolve `latest` and `previous`.
+    pub needs: Vec<Need>,
     pub sql: String,
     /// How the result is best drawn with `--format chart` (`-- chart: line x=date y=cost`).
     pub chart: ChartSpec,
@@ -109,8 +185,9 @@ pub struct SavedQuery {
 }
 
 impl SavedQuery {
-    /// Parses a `.sql` file: `-- name:`, `-- description:`, `-- param: NAME TYPE [= DEFAULT]`
-    /// and `-- chart: [bar|line] [x=COLUMN] [y=COLUMN,...]` comment lines, then the SQL.
+    /// Parses a `.sql` file: `-- name:`, `-- description:`, `-- needs: VIEW_OR_DATASET,...`,
+    /// `-- param: NAME TYPE [= DEFAULT]` and `-- chart: [bar|line] [x=COLUMN] [y=COLUMN,...]`
+    /// comment lines, then the SQL.
     pub fn parse(text: &str, origin: &str, fallback_name: &str) -> Result<SavedQuery, QueryError> {
         let header_err = |message: String| QueryError::Header {
             file: origin.to_string(),
@@ -120,6 +197,7 @@ impl SavedQuery {
             name: fallback_name.to_string(),
             description: String::new(),
             params: Vec::new(),
+            needs: Vec::new(),
             sql: String::new(),
             chart: ChartSpec::default(),
             origin: origin.to_string(),
@@ -133,6 +211,15 @@ impl SavedQuery {
                 q.name = v.trim().to_string();
             } else if let Some(v) = comment.strip_prefix("description:") {
                 q.description = v.trim().to_string();
+            } else if let Some(v) = comment.strip_prefix("needs:") {
+                for word in v.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                    let need = Need::parse(word).ok_or_else(|| {
+                        header_err(format!(
+                            "`-- needs: {word}` is not a view (focus, prices) or a dataset of the lake"
+                        ))
+                    })?;
+                    q.needs.push(need);
+                }
             } else if let Some(v) = comment.strip_prefix("chart:") {
                 q.chart = v.parse().map_err(header_err)?;
             } else if let Some(v) = comment.strip_prefix("param:") {
@@ -148,7 +235,7 @@ impl SavedQuery {
                     )));
                 };
                 let ty = ParamType::parse(ty)
-                    .ok_or_else(|| header_err(format!("parameter `{name}` has unknown type `{ty}` (text, int, decimal, date, period)")))?;
+                    .ok_or_else(|| header_err(format!("parameter `{name}` has unknown type `{ty}` (text, int, decimal, date, period, or words such as billed|effective)")))?;
                 q.params.push(Param {
                     name: name.to_string(),
                     ty,
@@ -158,6 +245,12 @@ impl SavedQuery {
         }
         q.sql = text.to_string();
         Ok(q)
+    }
+
+    /// What it reads, for lists: `focus, balance_summary`.
+    pub fn reads(&self) -> String {
+        let names: Vec<&str> = self.needs.iter().map(|n| n.name()).collect();
+        names.join(", ")
     }
 
     /// `name(a period = latest, top int = 20)`: the declared parameters, for messages.
@@ -203,9 +296,31 @@ pub fn library(dir: Option<&Path>) -> Result<BTreeMap<String, SavedQuery>, Query
     Ok(out)
 }
 
+/// The library as `costlake query --list` and the shell's `\\queries` show it: each query's
+/// name and description, then what it reads and takes.
+pub fn listing(queries: &BTreeMap<String, SavedQuery>) -> String {
+    let mut out = String::new();
+    for q in queries.values() {
+        out.push_str(&format!(
+            "{:<32} {}\n{:<32} reads {}; {}\n",
+            q.name,
+            q.description,
+            "",
+            if q.needs.is_empty() {
+                "anything".into()
+            } else {
+                q.reads()
+            },
+            q.signature()
+        ));
+    }
+    out
+}
+
 /// The table of the shipped library in `docs/query.md`: name, what it answers, parameters.
 pub fn markdown_library() -> Result<String, QueryError> {
-    let mut out = String::from("| query | what it answers | parameters |\n|---|---|---|\n");
+    let mut out =
+        String::from("| query | what it answers | reads | parameters |\n|---|---|---|---|\n");
     for q in library(None)?.values() {
         let params: Vec<String> = q
             .params
@@ -213,10 +328,11 @@ pub fn markdown_library() -> Result<String, QueryError> {
             .map(|p| format!("`{}`", p.declaration()))
             .collect();
         out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
+            "| `{}` | {} | {} | {} |\n",
             q.name,
             q.description.replace('|', "\\|"),
-            params.join(", ")
+            q.reads(),
+            params.join(", ").replace('|', "\\|")
         ));
     }
     Ok(out)
@@ -232,6 +348,16 @@ impl Session {
     ) -> Result<HashMap<String, ScalarValue>, QueryError> {
         let usage =
             |msg: String| QueryError::Usage(format!("{msg}; {} takes {}", q.name, q.signature()));
+        let manifest = self.lake.manifest().await?;
+        for need in &q.needs {
+            if !manifest.partitions.values().any(|e| need.held_by(e)) {
+                return Err(QueryError::Usage(format!(
+                    "{} needs {}, and this lake has none yet",
+                    q.name,
+                    need.how_to_get()
+                )));
+            }
+        }
         for (name, _) in given {
             if !q.params.iter().any(|p| &p.name == name) {
                 return Err(usage(format!("unknown parameter '{name}'")));
@@ -252,7 +378,7 @@ impl Session {
                     p.name
                 ))
             };
-            let scalar = match p.ty {
+            let scalar = match &p.ty {
                 ParamType::Text => ScalarValue::Utf8(Some(value.clone())),
                 ParamType::Int => ScalarValue::Int64(Some(
                     value.trim().parse().map_err(|_| bad("a whole number"))?,
@@ -269,51 +395,48 @@ impl Session {
                     ScalarValue::Date32(Some(crate::decode::days_since_epoch(d)))
                 }
                 ParamType::Period => {
-                    ScalarValue::Utf8(Some(self.period(&value).await.map_err(|e| match e {
-                        QueryError::Usage(m) => usage(m),
-                        other => other,
-                    })?))
+                    let need = q.needs.first().copied().unwrap_or(Need::Focus);
+                    let held = manifest.partitions.values().filter(|e| need.held_by(e));
+                    let periods = held.filter_map(|e| e.billing_period.clone());
+                    ScalarValue::Utf8(Some(period(&value, need, periods).map_err(usage)?))
+                }
+                ParamType::Choice(words) => {
+                    let v = value.trim().to_ascii_lowercase();
+                    if !words.contains(&v) {
+                        return Err(bad(&format!("one of {}", words.join(", "))));
+                    }
+                    ScalarValue::Utf8(Some(v))
                 }
             };
             out.insert(p.name.clone(), scalar);
         }
         Ok(out)
     }
+}
 
-    /// Resolves `latest`, `previous` or a `yyyyMM` period against the lake's usage.
-    async fn period(&self, value: &str) -> Result<String, QueryError> {
-        let v = value.trim().to_ascii_lowercase();
-        if v != "latest" && v != "previous" {
-            return PeriodId::parse(&v).map(|p| p.to_string()).ok_or_else(|| {
-                QueryError::Usage(format!(
-                    "'{value}' is not a billing period; write yyyyMM, latest or previous"
-                ))
-            });
-        }
-        let sql = format!(
-            "SELECT DISTINCT {PARTITION_BILLING_PERIOD} FROM {} ORDER BY 1 DESC LIMIT 2",
-            Dataset::UsageDetails.name()
-        );
-        let batches = self.collect(&sql, &HashMap::new()).await?.concat();
-        let mut periods = Vec::new();
-        for b in &batches {
-            for row in 0..b.num_rows() {
-                if let Some(p) = output::cell(b.column(0).as_ref(), row)? {
-                    periods.push(p);
-                }
-            }
-        }
-        let pick = if v == "latest" {
-            periods.first()
-        } else {
-            periods.get(1)
-        };
-        pick.cloned().ok_or_else(|| {
-            QueryError::Usage(format!(
-                "the lake has no usage for a '{v}' period yet; run `costlake sync` first"
-            ))
-        })
+/// Resolves `latest`, `previous` or a `yyyyMM` period against the periods the lake holds of
+/// what the query reads.
+fn period(value: &str, need: Need, held: impl Iterator<Item = String>) -> Result<String, String> {
+    let v = value.trim().to_ascii_lowercase();
+    if v != "latest" && v != "previous" {
+        return PeriodId::parse(&v).map(|p| p.to_string()).ok_or_else(|| {
+            format!("'{value}' is not a billing period; write yyyyMM, latest or previous")
+        });
     }
+    let periods: std::collections::BTreeSet<String> = held.collect();
+    let pick = if v == "latest" {
+        periods.iter().next_back()
+    } else {
+        periods.iter().nth_back(1)
+    };
+    pick.cloned().ok_or_else(|| {
+        format!(
+            "the lake has no '{v}' period of {} yet ({} period{} held)",
+            need.name(),
+            periods.len(),
+            if periods.len() == 1 { "" } else { "s" }
+        )
+    })
 }
 
 #[cfg(test)]
@@ -343,6 +466,28 @@ mod tests {
             "x(period period = latest, top int = 10, who text (required))"
         );
         assert!(SavedQuery::parse("-- param: top integer bogus", "t", "f").is_err());
+        let q = SavedQuery::parse(
+            "-- needs: focus, prices, balance_summary\n-- param: cost billed|effective = billed\nSELECT 1",
+            "t",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(
+            q.needs,
+            [
+                Need::Focus,
+                Need::Prices,
+                Need::Dataset(Dataset::BalanceSummary)
+            ]
+        );
+        assert_eq!(q.reads(), "focus, prices, balance_summary");
+        assert_eq!(
+            q.params[0].ty,
+            ParamType::Choice(vec!["billed".into(), "effective".into()])
+        );
+        assert!(SavedQuery::parse("-- needs: usage", "t", "f").is_err());
+        assert!(SavedQuery::parse("-- param: cost billed|", "t", "f").is_err());
+        assert!(SavedQuery::parse("-- param: cost a|b'c", "t", "f").is_err());
         assert!(SavedQuery::parse("-- param: top money", "t", "f").is_err());
     }
 
@@ -352,6 +497,21 @@ mod tests {
         assert_eq!(lib.len(), BUILTIN.len());
         for q in lib.values() {
             assert!(!q.description.is_empty(), "{} has a description", q.name);
+            assert!(!q.needs.is_empty(), "{} says what it reads", q.name);
         }
+    }
+
+    #[test]
+    fn periods_resolve_from_what_the_query_reads() {
+        let held = || ["202401", "202403", "202402"].map(String::from).into_iter();
+        assert_eq!(period("latest", Need::Focus, held()).unwrap(), "202403");
+        assert_eq!(period("Previous", Need::Focus, held()).unwrap(), "202402");
+        assert_eq!(period("202312", Need::Focus, held()).unwrap(), "202312");
+        assert!(period("2023-12", Need::Focus, held()).is_err());
+        let one = || std::iter::once("202401".to_string());
+        assert_eq!(
+            period("previous", Need::Prices, one()).unwrap_err(),
+            "the lake has no 'previous' period of prices yet (1 period held)"
+        );
     }
 }

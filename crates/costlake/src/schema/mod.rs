@@ -6,6 +6,7 @@ mod docs;
 mod ea_api;
 mod exports;
 pub mod focus;
+pub mod prices;
 
 pub use docs::markdown_columns;
 
