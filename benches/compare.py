@@ -206,7 +206,7 @@ def duckdb_costlake_views(lake, scratch):
 
 
 # Saved-query text made DuckDB's: parameters as literals, and the few functions named otherwise.
-PARAMS = {"$period": "'202412'", "$top": "20", "$key": "'env'", "$threshold": "0.25", "$cost": "'billed'",
+PARAMS = {"$period": "'202412'", "$top": "20", "$key": "'env'", "$threshold": "0.25", "$cost": "'billed'", "$min_change": "10",
           "$from": "'202411'", "$to": "'202412'", "$trailing": "3", "$months": "12"}
 DUCKDB_SPELLING = [
     ("to_char(", "strftime("),

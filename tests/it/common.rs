@@ -79,6 +79,18 @@ pub async fn synced(rows: u64) -> (Emulator, tempfile::TempDir) {
     synced_with(config(rows)).await
 }
 
+/// An emulator of three closed periods of `rows` usage rows each, and a lake ingested from its
+/// export tree (in parts of 2,500 rows): the lake is the returned folder's `lake`.
+pub async fn ingested(rows: u64) -> (Emulator, tempfile::TempDir) {
+    let emu = start(config(rows)).await;
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("exports");
+    crate::ingest::export_tree(emu.enrollment(), &tree, 2500).await;
+    let out = crate::ingest::ingest(&tree, &work.path().join("lake"));
+    assert!(out.status.success(), "{}", crate::ingest::text(&out));
+    (emu, work)
+}
+
 pub fn partition_file(lake: &Path, dataset: Dataset, period: Option<PeriodId>) -> PathBuf {
     let mut p = lake.join(dataset.name()).join("enrollment=100");
     if let Some(period) = period {

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use costlake_emulator::generator::OFFERS;
 
-use crate::common::{config, start, synced_with};
-use crate::ingest::{export_tree, ingest, sql, text};
+use crate::common::{config, ingested, synced_with};
+use crate::ingest::sql;
 use crate::query::{costlake, stdout};
 use crate::tools::focus_validator;
 
@@ -102,12 +102,8 @@ async fn the_focus_view_of_an_ea_api_lake_passes_the_focus_validator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_focus_view_of_an_exports_lake_passes_the_focus_validator() {
-    let emu = start(config(2000)).await;
-    let work = tempfile::tempdir().unwrap();
-    let (source, lake) = (work.path().join("exports"), work.path().join("lake"));
-    export_tree(emu.enrollment(), &source, 1000).await;
-    let out = ingest(&source, &lake);
-    assert!(out.status.success(), "{}", text(&out));
+    let (_emu, work) = ingested(2000).await;
+    let lake = work.path().join("lake");
     // Both export branches of the view: native FOCUS months and actual-cost months.
     let sources = sql(
         &lake,

@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary, one module per capability.
 
+mod analyses;
 mod architecture;
 mod common;
 mod cost_management;

@@ -10,14 +10,14 @@ use chrono::NaiveDate;
 use costlake_emulator::generator::{Enrollment, Period, Resource, UsageRow};
 use serde_json::value::RawValue;
 
-use crate::common::{config, start, synced};
-use crate::ingest::{export_tree, fixtures, ingest, python_totals, write_real_exports};
+use crate::common::{ingested, synced};
+use crate::ingest::{fixtures, ingest, python_totals, write_real_exports};
 use crate::query::{costlake, dec, stdout};
 
-type Row = BTreeMap<String, Box<RawValue>>;
+pub type Row = BTreeMap<String, Box<RawValue>>;
 
 /// Runs a saved query with parameters and returns its rows from JSON output.
-fn query(lake: &Path, name: &str, params: &[&str]) -> Vec<Row> {
+pub fn query(lake: &Path, name: &str, params: &[&str]) -> Vec<Row> {
     let mut args = vec!["query", name, "--format", "json"];
     for p in params {
         args.extend(["--param", p]);
@@ -25,23 +25,23 @@ fn query(lake: &Path, name: &str, params: &[&str]) -> Vec<Row> {
     serde_json::from_str(&stdout(&costlake(&args, lake))).unwrap()
 }
 
-fn sql(lake: &Path, text: &str) -> Vec<Row> {
+pub fn sql(lake: &Path, text: &str) -> Vec<Row> {
     serde_json::from_str(&stdout(&costlake(&["sql", "--format", "json", text], lake))).unwrap()
 }
 
-fn text(row: &Row, col: &str) -> String {
+pub fn text(row: &Row, col: &str) -> String {
     serde_json::from_str(row[col].get()).unwrap_or_else(|e| panic!("{col}: {e}: {row:?}"))
 }
 
-fn money(row: &Row, col: &str) -> i128 {
+pub fn money(row: &Row, col: &str) -> i128 {
     dec(row[col].get())
 }
 
-fn is_null(row: &Row, col: &str) -> bool {
+pub fn is_null(row: &Row, col: &str) -> bool {
     row[col].get() == "null"
 }
 
-fn rows<'a>(e: &'a Enrollment, p: &'a Period) -> impl Iterator<Item = UsageRow<'a>> + 'a {
+pub fn rows<'a>(e: &'a Enrollment, p: &'a Period) -> impl Iterator<Item = UsageRow<'a>> + 'a {
     (0..e.usage_rows(p)).map(move |i| e.usage_row(p, i))
 }
 
@@ -51,17 +51,17 @@ fn at12(value: i128, scale: u32) -> i128 {
 }
 
 /// A charge of the generator as the saved queries see it: Azure usage or Marketplace.
-struct Charge<'a> {
-    date: NaiveDate,
+pub struct Charge<'a> {
+    pub date: NaiveDate,
     /// The meter category, or the Marketplace offer.
-    service: &'a str,
-    resource: &'a Resource,
-    account: &'a str,
-    subscription: &'a str,
-    cost: i128,
+    pub service: &'a str,
+    pub resource: &'a Resource,
+    pub account: &'a str,
+    pub subscription: &'a str,
+    pub cost: i128,
 }
 
-fn charges<'a>(e: &'a Enrollment, p: &'a Period) -> impl Iterator<Item = Charge<'a>> + 'a {
+pub fn charges<'a>(e: &'a Enrollment, p: &'a Period) -> impl Iterator<Item = Charge<'a>> + 'a {
     let usage = rows(e, p).map(|r| Charge {
         date: r.date,
         service: r.meter.family().category,
@@ -84,7 +84,7 @@ fn charges<'a>(e: &'a Enrollment, p: &'a Period) -> impl Iterator<Item = Charge<
     usage.chain(marketplace)
 }
 
-fn tags(tags: &Option<String>) -> Option<serde_json::Map<String, serde_json::Value>> {
+pub fn tags(tags: &Option<String>) -> Option<serde_json::Map<String, serde_json::Value>> {
     match serde_json::from_str(tags.as_deref()?) {
         Ok(serde_json::Value::Object(m)) => Some(m),
         _ => None,
@@ -99,12 +99,8 @@ async fn spend_queries_match_the_generator_on_an_ea_api_lake() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spend_queries_match_the_generator_on_an_exports_lake() {
-    let emu = start(config(6000)).await;
-    let work = tempfile::tempdir().unwrap();
-    let (tree, lake) = (work.path().join("exports"), work.path().join("lake"));
-    export_tree(emu.enrollment(), &tree, 2500).await;
-    stdout(&ingest(&tree, &lake));
-    spend_queries_match(&lake, emu.enrollment(), false);
+    let (emu, work) = ingested(6000).await;
+    spend_queries_match(&work.path().join("lake"), emu.enrollment(), false);
 }
 
 /// The spend queries against the generator; `balances` when the lake has balance summaries.

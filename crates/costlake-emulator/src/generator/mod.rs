@@ -518,7 +518,7 @@ impl Enrollment {
 }
 
 /// Tags for a resource, as the API sends them: some null, some empty, some near the 400
-/// characters the API allows, some not ASCII.
+/// characters the API allows, some not ASCII, some keys capitalised.
 fn tags_for(seed: u64, index: usize, subscription: usize) -> Option<String> {
     let h = hash(&[seed, 9, index as u64]);
     match index % 10 {
@@ -531,7 +531,8 @@ fn tags_for(seed: u64, index: usize, subscription: usize) -> Option<String> {
             }
             Some(serde_json::json!({"env": ENVS[(h % 4) as usize], "note": note}).to_string())
         }
-        3 => Some(serde_json::json!({"env": "prod", "owner": TAG_OWNERS[2], "app": APPS[5], "site": "Zürich"}).to_string()),
+        // Keys spelled otherwise, as teams do: one key to a FinOps analyst.
+        3 => Some(serde_json::json!({"Env": "prod", "Owner": TAG_OWNERS[2], "app": APPS[5], "site": "Zürich"}).to_string()),
         _ => Some(
             serde_json::json!({
                 "env": ENVS[(h % 4) as usize],

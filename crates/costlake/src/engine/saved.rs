@@ -30,6 +30,7 @@ macro_rules! builtin {
 
 /// The shipped library, built into the binary so that it works from any folder.
 pub static BUILTIN: &[(&str, &str)] = &[
+    builtin!("anomalies"),
     builtin!("charges_billed_separately"),
     builtin!("commitment_burndown"),
     builtin!("cost_by_department"),
@@ -38,9 +39,11 @@ pub static BUILTIN: &[(&str, &str)] = &[
     builtin!("daily_trend"),
     builtin!("marketplace_by_publisher"),
     builtin!("meters_missing_from_price_sheet"),
+    builtin!("month_end_forecast"),
     builtin!("monthly_summary"),
     builtin!("price_changes"),
     builtin!("service_movers"),
+    builtin!("tag_coverage"),
     builtin!("top_resources"),
     builtin!("untagged_resources"),
     builtin!("usage_vs_price_sheet"),
