@@ -15,6 +15,7 @@ use crate::common::{files_under, start};
 use crate::cost_management::{config, dec, requests_to, sync, with_secret};
 use crate::hostile::{hostile_with, json};
 use crate::ingest::{sql, text};
+use crate::query::{costlake, parse_csv, stdout};
 
 const RESERVATIONS: &str =
     "reservation_details,reservation_transactions,reservation_recommendations";
@@ -109,6 +110,50 @@ async fn reservations_land_exactly_through_reports_and_pages() {
         ),
         transactions
     );
+    // The saved query's utilization of each reservation in each period, least used first.
+    for p in &e.periods {
+        let mut expected: BTreeMap<String, (i128, i128)> = BTreeMap::new();
+        for d in e.reservation_days(&reservations, p.id.first_day(), p.id.last_day()) {
+            let entry = expected.entry(d.reservation.id.clone()).or_default();
+            entry.0 += d.reserved_hours * hours;
+            entry.1 += d.used_hours * hours;
+        }
+        let out = stdout(&costlake(
+            &[
+                "query",
+                "reservation_utilization",
+                "-p",
+                &format!("period={}", p.id),
+                "--format",
+                "csv",
+            ],
+            &lake,
+        ));
+        let rows = parse_csv(&out, ',');
+        let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+        let got: BTreeMap<String, (i128, i128)> = rows[1..]
+            .iter()
+            .map(|r| {
+                assert_eq!(
+                    dec(&r[col("unused_hours")]),
+                    dec(&r[col("reserved_hours")]) - dec(&r[col("used_hours")])
+                );
+                (
+                    r[col("reservation_id")].clone(),
+                    (dec(&r[col("reserved_hours")]), dec(&r[col("used_hours")])),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "{}", p.id);
+        let utilization: Vec<f64> = rows[1..]
+            .iter()
+            .map(|r| r[col("utilization_pct")].parse().unwrap())
+            .collect();
+        assert!(
+            utilization.windows(2).all(|w| w[0] <= w[1]),
+            "least used first"
+        );
+    }
     let recommended = e.reservation_recommendations(30);
     let today = costlake::model::PeriodId::of_date(chrono::Utc::now().date_naive()).to_string();
     assert_eq!(

@@ -42,6 +42,7 @@ pub static BUILTIN: &[(&str, &str)] = &[
     builtin!("month_end_forecast"),
     builtin!("monthly_summary"),
     builtin!("price_changes"),
+    builtin!("reservation_utilization"),
     builtin!("service_movers"),
     builtin!("tag_coverage"),
     builtin!("top_resources"),
@@ -149,6 +150,7 @@ impl Need {
             Need::Focus => format!("cost data (the `focus` view), which {cost} bring"),
             Need::Prices => "a price sheet (the `prices` view), which a price sheet export, `costlake sync --billing-account ID` or `costlake sync --enrollment N` bring".into(),
             Need::Dataset(Dataset::BalanceSummary) => "the balance summary (`balance_summary`), which `costlake sync --enrollment N` or `costlake sync --billing-account ID` for an EA billing account bring".into(),
+            Need::Dataset(d) if crate::source::cost_management::DATASETS.contains(&d) => format!("`{}`, which `costlake ingest` of its export or `costlake sync --billing-account ID` bring", d.name()),
             Need::Dataset(d) if d.from_exports() => format!("`{}`, which `costlake ingest` of its export brings", d.name()),
             Need::Dataset(d) => format!("`{}`, which `costlake sync --enrollment N` brings", d.name()),
         }
