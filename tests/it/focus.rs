@@ -73,6 +73,16 @@ fn assert_focus_conforms(lake: &Path, what: &str) {
             verdict.output
         );
     }
+    // List, contracted and billed cost in that order on every row, and the negotiated meters
+    // billed below their contracted price.
+    let order = sql(
+        lake,
+        r#"SELECT count(*) FILTER (WHERE "ListCost" < "ContractedCost" OR "ContractedCost" < "BilledCost") AS disorder,
+                  count(*) FILTER (WHERE "ContractedCost" > "BilledCost") AS negotiated
+           FROM focus"#,
+    );
+    assert_eq!(order[1][0], "0", "{what}: {order:?}");
+    assert_ne!(order[1][1], "0", "{what}: {order:?}");
     // The names outside ASCII are Marketplace offers, as their publishers spell them.
     for row in &sql(
         lake,

@@ -137,9 +137,9 @@ impl Charge<'_> {
 impl Charge<'_> {
     /// The cell of a column that only exports have (no [`Col`] of its own), by its header: the
     /// FOCUS columns Microsoft derives from the charge, and the retail price and account name
-    /// of the EA cost export. The generator's rates are what Microsoft's list and contract
-    /// would both say for an enrollment without negotiated discounts, so the list, contracted
-    /// and billed figures agree.
+    /// of the EA cost export. List and contracted prices are the price sheet's (the emulator's
+    /// enrollment has no discount on list prices), so rows of negotiated meters cost less than
+    /// their ContractedCost; Marketplace rates are their own contract.
     pub(super) fn export_only(
         &self,
         e: &Enrollment,
@@ -147,9 +147,13 @@ impl Charge<'_> {
         header: &str,
         focus: bool,
     ) -> Option<String> {
-        let (quantity, rate, cost, unit) = match self {
-            Charge::Usage(r) => (r.quantity, r.rate, r.cost, r.meter.unit),
-            Charge::Marketplace(r) => (r.quantity, r.rate, r.cost, r.offer.unit),
+        let (quantity, contracted, unit) = match self {
+            Charge::Usage(r) => (
+                r.quantity,
+                e.sheet_rate(r.meter, period.index),
+                r.meter.unit,
+            ),
+            Charge::Marketplace(r) => (r.quantity, r.rate, r.offer.unit),
         };
         let usage = match self {
             Charge::Usage(r) => Some(r),
@@ -159,9 +163,9 @@ impl Charge<'_> {
             ("BillingAccountName" | "x_BillingAccountName", _) => {
                 format!("Contoso enrollment {}", e.spec.number)
             }
-            ("PayGPrice", false) => money(rate, RATE_SCALE)?,
-            ("ListCost" | "ContractedCost", true) => money(cost, COST_SCALE)?,
-            ("ListUnitPrice" | "ContractedUnitPrice", true) => money(rate, RATE_SCALE)?,
+            ("PayGPrice", false) => money(contracted, RATE_SCALE)?,
+            ("ListCost" | "ContractedCost", true) => money(quantity * contracted, COST_SCALE)?,
+            ("ListUnitPrice" | "ContractedUnitPrice", true) => money(contracted, RATE_SCALE)?,
             ("PricingQuantity", true) => money(quantity, QUANTITY_SCALE)?,
             ("PricingUnit", true) => unit_name(unit).to_string(),
             ("PricingCurrency", true) => "USD".into(),

@@ -358,8 +358,13 @@ impl Enrollment {
         } else {
             price
         };
-        // Blocks are powers of ten up to 10,000, so the division is exact at RATE_SCALE.
-        price * 10i128.pow(RATE_SCALE - PRICE_SCALE) / meter.block as i128
+        per_base_unit(price, meter)
+    }
+
+    /// The price sheet's price of `meter` per base unit, at [`RATE_SCALE`]: the contracted
+    /// price, which rows of negotiated meters are billed below.
+    pub fn sheet_rate(&self, meter: &Meter, period: usize) -> i128 {
+        per_base_unit(self.unit_price(meter.index, period) as i128, meter)
     }
 
     pub fn usage_rows(&self, _period: &Period) -> u64 {
@@ -515,6 +520,12 @@ impl Enrollment {
         }
         out
     }
+}
+
+/// A price per unit of measure (at [`PRICE_SCALE`]) per base unit, at [`RATE_SCALE`]. Blocks
+/// are powers of ten up to 10,000, so the division is exact.
+fn per_base_unit(price: i128, meter: &Meter) -> i128 {
+    price * 10i128.pow(RATE_SCALE - PRICE_SCALE) / meter.block as i128
 }
 
 /// Tags for a resource, as the API sends them: some null, some empty, some near the 400

@@ -66,11 +66,11 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
     ),
     col(
         "ListCost",
-        "u.cost",
+        "coalesce(CAST(u.consumed_quantity * CAST(s.unit_price / unit_block_size(s.unit_of_measure) AS {dec}) AS {dec}), u.cost)",
         "m.extended_cost",
-        "CASE WHEN c.pay_g_price IS NULL OR (c.pay_g_price = 0 AND c.charge_type IN ('Purchase', 'Refund')) THEN c.cost_in_billing_currency ELSE CAST(c.quantity * c.pay_g_price AS {dec}) END",
-        "coalesce(f.list_cost, f.billed_cost)",
-        "Quantity × the retail price (PayGPrice) where the export carries one. The EA API carries negotiated prices only, so its rows, and purchases exported with a retail price of 0, take BilledCost: FOCUS asks that of a charge without a list unit price (ListCost-C-008-C), and it never shows a saving the data does not hold.",
+        "CASE WHEN c.pay_g_price IS NULL OR (c.pay_g_price = 0 AND c.charge_type IN ('Purchase', 'Refund')) THEN coalesce(CAST(c.quantity * c.unit_price AS {dec}), c.cost_in_billing_currency) ELSE CAST(c.quantity * c.pay_g_price AS {dec}) END",
+        "coalesce(f.list_cost, f.contracted_cost, f.billed_cost)",
+        "Quantity × the retail price (PayGPrice) where the export carries one. Where no retail price exists (the EA API; purchases exported with a retail price of 0) it is ContractedCost, the highest price the data holds, itself BilledCost where no contracted price exists either, as FOCUS asks of a charge without a unit price (ListCost-C-008-C): no saving the data does not hold.",
     ),
     col(
         "ContractedCost",
