@@ -203,6 +203,13 @@ async fn a_client_secret_sync_fills_the_lake_exactly_and_reconciles() {
         "{}",
         text(&verified)
     );
+    // Each period says which dataset answered it.
+    assert_eq!(
+        text(&verified).matches(" cost_details ").count(),
+        3,
+        "{}",
+        text(&verified)
+    );
 
     // Several blobs per report, each fetched without the management token.
     let blobs = requests_to(&emu, "/blobs/");

@@ -41,7 +41,12 @@ async fn verify_reconciles_and_names_a_tampered_period() {
             .find(|l| l.split_whitespace().nth(1) == Some(&p.id.to_string()))
             .unwrap();
         assert_eq!(
-            line.split_whitespace().nth(8),
+            line.split_whitespace().nth(2),
+            Some("usage_details"),
+            "{line}"
+        );
+        assert_eq!(
+            line.split_whitespace().nth(9),
             Some(expected.count().to_string().as_str()),
             "{line}"
         );

@@ -22,6 +22,10 @@ use crate::schema::{Col, DECIMAL_SCALE};
 pub struct PeriodCheck {
     pub enrollment: String,
     pub period: String,
+    /// The dataset whose charges were reconciled: `usage_details` (the EA API) or
+    /// `cost_details` (the Cost Management API or actual-cost exports); none for a period
+    /// with a balance summary and no charges.
+    pub source: Option<&'static str>,
     pub usage_rows: u64,
     pub manifest_rows: Option<u64>,
     /// Amounts at the lake's decimal scale.
@@ -144,9 +148,18 @@ pub async fn verify(session: &Session, tolerance: i128) -> Result<Vec<PeriodChec
                     .as_primitive::<arrow::datatypes::Int64Type>();
                 if a.is_valid(r) { a.value(r) as u64 } else { 0 }
             };
+            let from_cost_details = {
+                let a = batch.column(9).as_boolean();
+                a.is_valid(r) && a.value(r)
+            };
             let mut check = PeriodCheck {
                 enrollment: text(0, r)?,
                 period: text(1, r)?,
+                source: match (batch.column(2).is_valid(r), from_cost_details) {
+                    (false, _) => None,
+                    (true, false) => Some(Dataset::UsageDetails.name()),
+                    (true, true) => Some(Dataset::CostDetails.name()),
+                },
                 usage_rows: count(2),
                 manifest_rows: None,
                 usage_cost: dec(3, r).unwrap_or(0),
@@ -156,10 +169,6 @@ pub async fn verify(session: &Session, tolerance: i128) -> Result<Vec<PeriodChec
                 marketplace_billed: dec(7, r),
                 rate_mismatches: count(8),
                 problems: Vec::new(),
-            };
-            let from_cost_details = {
-                let a = batch.column(9).as_boolean();
-                a.is_valid(r) && a.value(r)
             };
             check.manifest_rows = manifest_rows
                 .get(&(
@@ -209,6 +218,7 @@ pub fn render(checks: &[PeriodCheck]) -> String {
     let header = [
         "enrollment",
         "period",
+        "source",
         "usage rows",
         "manifest rows",
         "usage cost",
@@ -224,6 +234,7 @@ pub fn render(checks: &[PeriodCheck]) -> String {
             vec![
                 c.enrollment.clone(),
                 c.period.clone(),
+                c.source.unwrap_or("-").to_string(),
                 c.usage_rows.to_string(),
                 c.manifest_rows.map_or("-".into(), |r| r.to_string()),
                 money(c.usage_cost),
