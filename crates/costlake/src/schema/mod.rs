@@ -7,6 +7,7 @@ mod ea_api;
 mod exports;
 pub mod focus;
 pub mod prices;
+mod service_categories;
 
 pub use docs::markdown_columns;
 
