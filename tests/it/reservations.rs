@@ -15,7 +15,7 @@ use crate::common::{files_under, start};
 use crate::cost_management::{config, dec, requests_to, sync, with_secret};
 use crate::hostile::{hostile_with, json};
 use crate::ingest::{sql, text};
-use crate::query::{costlake, parse_csv, stdout};
+use crate::saved_queries::{money as decimal, query, text as cell};
 
 const RESERVATIONS: &str =
     "reservation_details,reservation_transactions,reservation_recommendations";
@@ -118,37 +118,21 @@ async fn reservations_land_exactly_through_reports_and_pages() {
             entry.0 += d.reserved_hours * hours;
             entry.1 += d.used_hours * hours;
         }
-        let out = stdout(&costlake(
-            &[
-                "query",
-                "reservation_utilization",
-                "-p",
-                &format!("period={}", p.id),
-                "--format",
-                "csv",
-            ],
+        let rows = query(
             &lake,
-        ));
-        let rows = parse_csv(&out, ',');
-        let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
-        let got: BTreeMap<String, (i128, i128)> = rows[1..]
+            "reservation_utilization",
+            &[&format!("period={}", p.id)],
+        );
+        let got: BTreeMap<String, (i128, i128)> = rows
             .iter()
             .map(|r| {
-                assert_eq!(
-                    dec(&r[col("unused_hours")]),
-                    dec(&r[col("reserved_hours")]) - dec(&r[col("used_hours")])
-                );
-                (
-                    r[col("reservation_id")].clone(),
-                    (dec(&r[col("reserved_hours")]), dec(&r[col("used_hours")])),
-                )
+                let (reserved, used) = (decimal(r, "reserved_hours"), decimal(r, "used_hours"));
+                assert_eq!(decimal(r, "unused_hours"), reserved - used);
+                (cell(r, "reservation_id"), (reserved, used))
             })
             .collect();
         assert_eq!(got, expected, "{}", p.id);
-        let utilization: Vec<f64> = rows[1..]
-            .iter()
-            .map(|r| r[col("utilization_pct")].parse().unwrap())
-            .collect();
+        let utilization: Vec<i128> = rows.iter().map(|r| decimal(r, "utilization_pct")).collect();
         assert!(
             utilization.windows(2).all(|w| w[0] <= w[1]),
             "least used first"
