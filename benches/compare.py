@@ -224,7 +224,7 @@ def duckdb_sql(sql):
     return sql
 
 
-def query_times(lake, name, text):
+def query_times(lake, views, name, text):
     params = [a for k, v in PARAMS.items() if re.search(re.escape(k) + r"\b", text)
               for a in ("-p", f"{k[1:]}={v.strip(chr(39))}")]
     # Warm, in one session as DuckDB's are: the REPL runs the query QUERY_REPEATS + 1 times.
@@ -235,7 +235,6 @@ def query_times(lake, name, text):
     if len(times) != QUERY_REPEATS + 1:
         sys.exit(f"{name}: the REPL printed {len(times)} timings: {err[-300:]}")
     mine = statistics.median(times[1:])
-    views = duckdb_costlake_views(lake, Path(lake).parent)
     _, _, out, _ = run([PY, "-c", DUCKDB_QUERY, views, str(QUERY_REPEATS + 1)],
                        stdin=duckdb_sql(text).encode())
     theirs = float(out.split()[0])
@@ -358,10 +357,12 @@ def main():
     # 4. Each saved query, costlake against DuckDB on the same files.
     if "queries" in SECTIONS:
         queries = {}
+        # DuckDB's views of the lake, made once for every query.
+        views = duckdb_costlake_views(str(lake), work)
         for f in sorted((ROOT / "queries").glob("*.sql")):
             text = f.read_text()
             try:
-                queries[f.stem] = query_times(str(lake), f.stem, text)
+                queries[f.stem] = query_times(str(lake), views, f.stem, text)
             except SystemExit as e:
                 queries[f.stem] = (None, str(e).splitlines()[0][:120])
             print(f.stem, queries[f.stem], flush=True)

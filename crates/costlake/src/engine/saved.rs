@@ -252,8 +252,11 @@ impl SavedQuery {
         Ok(q)
     }
 
-    /// What it reads, for lists: `focus, balance_summary`.
+    /// What it reads, for lists: `focus, balance_summary`, or `anything` when it does not say.
     pub fn reads(&self) -> String {
+        if self.needs.is_empty() {
+            return "anything".into();
+        }
         let names: Vec<&str> = self.needs.iter().map(|n| n.name()).collect();
         names.join(", ")
     }
@@ -311,11 +314,7 @@ pub fn listing(queries: &BTreeMap<String, SavedQuery>) -> String {
             q.name,
             q.description,
             "",
-            if q.needs.is_empty() {
-                "anything".into()
-            } else {
-                q.reads()
-            },
+            q.reads(),
             q.signature()
         ));
     }
