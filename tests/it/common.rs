@@ -85,9 +85,9 @@ pub async fn ingested(rows: u64) -> (Emulator, tempfile::TempDir) {
     let emu = start(config(rows)).await;
     let work = tempfile::tempdir().unwrap();
     let tree = work.path().join("exports");
-    crate::ingest::export_tree(emu.enrollment(), &tree, 2500).await;
-    let out = crate::ingest::ingest(&tree, &work.path().join("lake"));
-    assert!(out.status.success(), "{}", crate::ingest::text(&out));
+    crate::export_files::export_tree(emu.enrollment(), &tree, 2500).await;
+    let out = crate::export_files::ingest(&tree, &work.path().join("lake"));
+    assert!(out.status.success(), "{}", crate::export_files::text(&out));
     (emu, work)
 }
 

@@ -13,7 +13,7 @@ use costlake::model::decimal;
 use costlake_emulator::{ArmConfig, Emulator, EmulatorConfig, Fault, RequestRecord};
 
 use crate::common::{SEED, start};
-use crate::ingest::{charges_by_period, export_tree, ingest, sql, text};
+use crate::export_files::{charges_by_period, export_tree, ingest, sql, text};
 use crate::query::{costlake, parse_csv, stdout};
 
 /// Every variable that could pick another credential than the test means.

@@ -9,7 +9,7 @@ use std::path::Path;
 use costlake_emulator::generator::OFFERS;
 
 use crate::common::{config, ingested, synced_with};
-use crate::ingest::sql;
+use crate::export_files::sql;
 use crate::query::{costlake, stdout};
 use crate::tools::focus_validator;
 

@@ -15,7 +15,7 @@ use costlake::model::{Dataset, PeriodId};
 use costlake_emulator::{DEMO_KEY, Emulator};
 
 use crate::common::{config, file_totals, partition_file, start, synced};
-use crate::ingest::{EA, RunSpec, fixtures, gzip, ingest, sql, text, write_run};
+use crate::export_files::{EA, RunSpec, fixtures, gzip, ingest, sql, text, write_run};
 use crate::query::costlake;
 
 /// What the hostile server sends instead of the emulator's answer: given the request's path

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::ingest::{fixtures, ingest, python_totals, sql, text};
+use crate::export_files::{fixtures, ingest, python_totals, sql, text};
 use crate::query::dec;
 
 /// The lake's rows and exact cost of one month.

@@ -7,6 +7,7 @@ mod cost_management;
 mod demo;
 mod docs;
 mod emulator;
+mod export_files;
 mod focus;
 mod hostile;
 mod ingest;

@@ -11,7 +11,7 @@ use costlake_emulator::{DEMO_KEY, Emulator};
 
 use crate::common::{partition_files, read_partition, start};
 use crate::cost_management::{config, sync_command, with_secret};
-use crate::ingest::export_tree;
+use crate::export_files::export_tree;
 
 /// The smallest budget the test runs in: far less than one unit's natural need.
 const SMALL: &str = "1MB";

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use costlake_emulator::{DEMO_KEY, Emulator};
 
 use crate::common::{config, start, usage_by_period};
-use crate::ingest::charges_by_period;
+use crate::export_files::charges_by_period;
 use crate::query::{dec, parse_csv};
 use crate::tools::{self, AZURITE_KEY, azurite_env};
 

@@ -13,8 +13,8 @@ use costlake_emulator::generator::{AMOUNT_SCALE, HOURS_SCALE};
 
 use crate::common::{files_under, start};
 use crate::cost_management::{config, dec, requests_to, sync, with_secret};
+use crate::export_files::{sql, text};
 use crate::hostile::{hostile_with, json};
-use crate::ingest::{sql, text};
 use crate::saved_queries::{money as decimal, query, text as cell};
 
 const RESERVATIONS: &str =

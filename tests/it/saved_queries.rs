@@ -11,7 +11,7 @@ use costlake_emulator::generator::{Enrollment, Period, Resource, UsageRow};
 use serde_json::value::RawValue;
 
 use crate::common::{ingested, synced};
-use crate::ingest::{fixtures, ingest, python_totals, write_real_exports};
+use crate::export_files::{fixtures, ingest, python_totals, write_real_exports};
 use crate::query::{costlake, dec, stdout};
 
 pub type Row = BTreeMap<String, Box<RawValue>>;

@@ -12,7 +12,7 @@ use costlake::model::{Dataset, PartitionKey, PeriodId, Provenance};
 use costlake_emulator::DEMO_KEY;
 
 use crate::common::{config, start};
-use crate::ingest::{export_tree, text};
+use crate::export_files::{export_tree, text};
 use crate::tools::{self, Server};
 
 fn spawn(args: &[&str], env: &[(&str, String)]) -> Child {
