@@ -48,6 +48,37 @@ pub enum Command {
     /// Reconcile each period: usage and marketplace against the balance summary, rows against
     /// the manifest. Exit code 1 when a period does not reconcile.
     Verify(VerifyArgs),
+    /// List the periods whose published data was replaced (a late correction, a re-run
+    /// export): per billing account, dataset and cost type, the totals before and after.
+    Changes(ChangesArgs),
+    /// Delete the files kept of replaced partitions but each partition's latest N; the
+    /// records of the replacements stay.
+    Prune(PruneArgs),
+}
+
+#[derive(Args)]
+pub struct ChangesArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub print: PrintArgs,
+    /// Only replacements on or after this day (YYYY-MM-DD, UTC).
+    #[arg(long, value_parser = parse_day)]
+    pub since: Option<chrono::NaiveDate>,
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// How many of each partition's previous versions to keep (0 deletes them all).
+    #[arg(long)]
+    pub keep: usize,
+}
+
+fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("'{s}' is not a day as YYYY-MM-DD"))
 }
 
 #[derive(Args)]

@@ -86,6 +86,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Repl(args) => commands::query::shell(args).await,
         Command::Tables(args) => commands::query::tables(args).await,
         Command::Verify(args) => commands::query::verify(args).await,
+        Command::Changes(args) => commands::history::changes(args).await,
+        Command::Prune(args) => commands::history::prune(args).await,
         Command::Emulate(args) => commands::emulate::run(args).await,
         Command::Demo(args) => commands::demo::run(args.rows_per_period).await,
     }

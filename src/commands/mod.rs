@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod emulate;
+pub mod history;
 pub mod ingest;
 pub mod query;
 pub mod sync;

@@ -23,7 +23,7 @@ pub async fn open_session(lake: &LakeArgs) -> anyhow::Result<Session> {
 }
 
 /// How results are shown, from the print flags.
-fn shown(print: &PrintArgs) -> Shown {
+pub fn shown(print: &PrintArgs) -> Shown {
     let format = print
         .format
         .or_else(|| print.chart.as_ref().map(|_| Format::Chart))

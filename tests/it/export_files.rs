@@ -39,6 +39,25 @@ pub struct RunSpec<'a> {
     pub parts: Vec<(String, Vec<u8>, u64)>,
 }
 
+/// A run of the EA actual-cost export for September 2023 (the month of the fixture's rows)
+/// with one part: (file name, bytes, data rows).
+pub fn ea_actual_run<'a>(
+    run_id: &'a str,
+    submitted: &'a str,
+    part: (String, Vec<u8>, u64),
+) -> RunSpec<'a> {
+    RunSpec {
+        export: "daily-actual",
+        export_type: "ActualCost",
+        data_version: "2021-10-01",
+        scope: EA,
+        month: "2023-09",
+        submitted,
+        run_id,
+        parts: vec![part],
+    }
+}
+
 pub fn write_run(root: &Path, run: &RunSpec) {
     let folder = format!(
         "{}/{}/{}01-{}28/{}/{}",

@@ -15,7 +15,9 @@ use costlake::model::{Dataset, PeriodId};
 use costlake_emulator::{DEMO_KEY, Emulator};
 
 use crate::common::{config, file_totals, partition_file, start, synced};
-use crate::export_files::{EA, RunSpec, fixtures, gzip, ingest, sql, text, write_run};
+use crate::export_files::{
+    EA, RunSpec, ea_actual_run, fixtures, gzip, ingest, sql, text, write_run,
+};
 use crate::query::costlake;
 
 /// What the hostile server sends instead of the emulator's answer: given the request's path
@@ -314,16 +316,7 @@ fn export_parts_cut_short_bombed_or_linked_outside_lose_nothing() {
         let run_id = format!("00000000-0000-4000-8000-{runs:012}");
         write_run(
             &source,
-            &RunSpec {
-                export: "daily-actual",
-                export_type: "ActualCost",
-                data_version: "2021-10-01",
-                scope: EA,
-                month: "2023-09",
-                submitted: &submitted,
-                run_id: &run_id,
-                parts: vec![(name.to_string(), body, 11)],
-            },
+            &ea_actual_run(&run_id, &submitted, (name.to_string(), body, 11)),
         );
         ingest(&source, &lake)
     };

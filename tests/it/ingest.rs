@@ -11,7 +11,7 @@ use costlake_emulator::exports::{ExportTreeOptions, focus_periods, write_tree};
 
 use crate::common::{config, files_under, partition_files, read_partition, synced_with};
 use crate::export_files::{
-    EA, RunSpec, charges_by_period, export_tree, fixtures, ingest, python_totals, sql, text,
+    charges_by_period, ea_actual_run, export_tree, fixtures, ingest, python_totals, sql, text,
     write_real_exports, write_run,
 };
 use crate::query::{costlake, dec, stdout};
@@ -266,15 +266,12 @@ fn bad_export_input_is_refused_clearly_and_loses_nothing() {
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("container");
     let lake = work.path().join("lake");
-    let run = |run_id: &'static str, submitted: &'static str, body: String, rows: u64| RunSpec {
-        export: "daily-actual",
-        export_type: "ActualCost",
-        data_version: "2021-10-01",
-        scope: EA,
-        month: "2023-09",
-        submitted,
-        run_id,
-        parts: vec![("part_0_0001.csv".into(), body.into_bytes(), rows)],
+    let run = |run_id: &'static str, submitted: &'static str, body: String, rows: u64| {
+        ea_actual_run(
+            run_id,
+            submitted,
+            ("part_0_0001.csv".into(), body.into_bytes(), rows),
+        )
     };
     write_run(
         &source,

@@ -2,6 +2,7 @@
 
 mod analyses;
 mod architecture;
+mod changes;
 mod common;
 mod cost_management;
 mod demo;

@@ -180,6 +180,8 @@ async fn concurrent_manifest_updates_lose_no_entry() {
                 rows: 1,
                 bytes: 1,
                 sha256: String::new(),
+                totals: Default::default(),
+                kept: None,
             };
             let provenance = Provenance::EaApi {
                 etag: None,

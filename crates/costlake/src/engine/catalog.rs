@@ -1,13 +1,13 @@
 //! The lake as DataFusion tables: one listing table per dataset with its declared schema and
 //! the hive partition columns, registered without opening a file, so that start-up is fast
-//! however many partitions there are, and the `focus` view over them. Only published files
-//! (`*.parquet`) are ever read.
+//! however many partitions there are, the `focus` and `prices` views over them, and the lake's
+//! history (`history`). Only published files (`*.parquet`) are ever read.
 
 use std::sync::Arc;
 
 use arrow::array::{AsArray, Int64Array};
 use arrow::compute::cast;
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -16,6 +16,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use super::history;
 use crate::lake::Lake;
 use crate::model::Dataset;
 use crate::schema::{block_size, focus, prices};
@@ -55,27 +56,43 @@ fn block_size_udf() -> ScalarUDF {
     )
 }
 
-/// Registers every dataset of the lake as a table named after it, and the `focus` view.
+/// Registers every dataset of the lake as a table named after it, the `focus` and `prices`
+/// views, and the lake's history (`history`).
 pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
     if let Some((url, store)) = lake.bucket() {
         ctx.register_object_store(url, store);
     }
     for dataset in Dataset::ALL {
-        let url = ListingTableUrl::parse(format!("{}{}/", lake.url(), dataset.name()))?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_table_partition_cols(dataset.query_partition_columns());
-        let config = ListingTableConfig::new(url)
-            .with_listing_options(options)
-            .with_schema(dataset.query_schema());
-        // Each file's statistics are read from its footer once per session, not once per
-        // statement; the session forgets them with the listing when the lake changes.
-        let statistics = ctx.runtime_env().cache_manager.get_file_statistic_cache();
-        let table = ListingTable::try_new(config)?.with_cache(statistics);
+        let url = format!("{}{}/", lake.url(), dataset.name());
+        let table = listing_table(
+            ctx,
+            &url,
+            dataset.query_schema(),
+            dataset.query_partition_columns(),
+        )?;
         ctx.register_table(dataset.name(), Arc::new(table))?;
     }
     // Planning the view reads no file: the tables' schemas are declared.
     ctx.sql(&focus::view_sql()).await?;
     ctx.sql(&prices::view_sql()).await?;
-    Ok(())
+    history::register(ctx, lake).await
+}
+
+/// A table of the Parquet files under `url`, with the declared schema and hive partitions.
+pub(super) fn listing_table(
+    ctx: &SessionContext,
+    url: &str,
+    schema: SchemaRef,
+    partitions: Vec<(String, DataType)>,
+) -> Result<ListingTable> {
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partitions);
+    let config = ListingTableConfig::new(ListingTableUrl::parse(url)?)
+        .with_listing_options(options)
+        .with_schema(schema);
+    // Each file's statistics are read from its footer once per session, not once per
+    // statement; the session forgets them with the listing when the lake changes.
+    let statistics = ctx.runtime_env().cache_manager.get_file_statistic_cache();
+    Ok(ListingTable::try_new(config)?.with_cache(statistics))
 }

@@ -1,10 +1,11 @@
 //! The query side: the lake as DataFusion tables and views (`catalog`), a session over it with
 //! the one execute path that the REPL, `costlake sql`, `costlake query` and `verify` share
-//! (`session`), saved queries and their parameters (`saved`), the lake's table overview
-//! (`tables`), the reconciliation of each period (`verify`), and the bounds on the SQL it
-//! accepts (`limits`).
+//! (`session`), what replaced partitions held (`history`), saved queries and their parameters
+//! (`saved`), the lake's table overview (`tables`), the reconciliation of each period
+//! (`verify`), and the bounds on the SQL it accepts (`limits`).
 
 pub mod catalog;
+pub mod history;
 pub mod limits;
 mod saved;
 mod session;

@@ -31,6 +31,7 @@ macro_rules! builtin {
 /// The shipped library, built into the binary so that it works from any folder.
 pub static BUILTIN: &[(&str, &str)] = &[
     builtin!("anomalies"),
+    builtin!("changed_costs"),
     builtin!("charges_billed_separately"),
     builtin!("commitment_burndown"),
     builtin!("cost_by_department"),

@@ -13,7 +13,7 @@ use datafusion::sql::parser::DFParser;
 use datafusion::execution::context::SQLOptions;
 
 use super::saved::{SavedQuery, library};
-use super::{QueryError, catalog, describe, limits};
+use super::{QueryError, catalog, describe, history, limits};
 use crate::lake::Lake;
 use crate::output::{self, PrintOptions};
 
@@ -70,20 +70,23 @@ impl Session {
     /// this process or another) has published a partition since they were taken. DataFusion
     /// keeps both for the life of a session: without this, a REPL left open would answer from
     /// the files it first saw, and could plan with a replaced file's statistics. One metadata
-    /// request per statement; both are reused while nothing changed.
+    /// request per statement; both are reused while nothing changed. The `history` and
+    /// `previous` schemas are refreshed from the manifest.
     async fn see_lake_changes(&self) -> Result<(), QueryError> {
         let version = self.lake.manifest_version().await?;
-        let mut listed_at = self.listed_at.lock().expect("not poisoned");
-        if *listed_at != version {
-            let caches = &self.ctx.runtime_env().cache_manager;
-            if let Some(listings) = caches.get_list_files_cache() {
-                listings.clear();
-            }
-            if let Some(statistics) = caches.get_file_statistic_cache() {
-                statistics.clear();
-            }
-            *listed_at = version;
+        if *self.listed_at.lock().expect("not poisoned") == version {
+            return Ok(());
         }
+        let caches = &self.ctx.runtime_env().cache_manager;
+        if let Some(listings) = caches.get_list_files_cache() {
+            listings.clear();
+        }
+        if let Some(statistics) = caches.get_file_statistic_cache() {
+            statistics.clear();
+        }
+        // The changes table is read from the manifest, not listed.
+        history::refresh(&self.ctx, &self.lake.manifest().await?).await?;
+        *self.listed_at.lock().expect("not poisoned") = version;
         Ok(())
     }
 

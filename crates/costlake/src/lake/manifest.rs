@@ -1,7 +1,7 @@
 //! The lake's manifest (`_costlake/manifest.json`): one entry per published partition with its
 //! file, size, hash and typed provenance, and the one publish path every source goes through.
-//! A manifest of format 1 (written before provenance was typed) is read and upgraded on the
-//! next publish.
+//! A manifest of format 1 (written before provenance was typed) or 2 (before partitions had
+//! totals and a history) is read and upgraded on the next publish.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, UpdateVersion};
 use serde::{Deserialize, Serialize};
 
+use super::history::{HISTORY_DIR, Replaced};
 use super::{Lake, LakeError, Written};
 use crate::model::{Dataset, PartitionKey, Provenance};
 
@@ -18,7 +19,7 @@ use crate::model::{Dataset, PartitionKey, Provenance};
 pub const STATE_DIR: &str = "_costlake";
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The manifest format this version writes; it reads this one and every earlier one.
-const MANIFEST_FORMAT: u32 = 2;
+const MANIFEST_FORMAT: u32 = 3;
 
 /// What the manifest records of one published partition.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -38,6 +39,10 @@ pub struct PartitionEntry {
     /// When the partition was published, or its provenance last changed.
     pub published_at: DateTime<Utc>,
     pub provenance: Provenance,
+    /// The exact sum of each of the dataset's money columns
+    /// ([`Dataset::total_columns`]); absent in entries published before format 3.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub totals: BTreeMap<String, String>,
 }
 
 /// The lake's state: one entry per published partition, keyed by its folder.
@@ -45,6 +50,9 @@ pub struct PartitionEntry {
 pub struct Manifest {
     pub format: u32,
     pub partitions: BTreeMap<String, PartitionEntry>,
+    /// Every partition replaced by different data after its period ended, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Replaced>,
 }
 
 impl Manifest {
@@ -65,6 +73,8 @@ impl Manifest {
         struct Raw {
             format: u32,
             partitions: BTreeMap<String, serde_json::Value>,
+            #[serde(default)]
+            history: Vec<Replaced>,
         }
         let raw: Raw = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         let partitions = match raw.format {
@@ -73,7 +83,7 @@ impl Manifest {
                 .into_iter()
                 .map(|(k, v)| Ok((k, serde_json::from_value::<EntryV1>(v)?.upgrade())))
                 .collect::<Result<_, serde_json::Error>>(),
-            MANIFEST_FORMAT => raw
+            2 | MANIFEST_FORMAT => raw
                 .partitions
                 .into_iter()
                 .map(|(k, v)| Ok((k, serde_json::from_value(v)?)))
@@ -89,6 +99,7 @@ impl Manifest {
         Ok(Manifest {
             format: MANIFEST_FORMAT,
             partitions,
+            history: raw.history,
         })
     }
 }
@@ -150,6 +161,7 @@ impl EntryV1 {
             sha256: self.sha256,
             published_at: self.fetched_at,
             provenance,
+            totals: BTreeMap::new(),
         }
     }
 }
@@ -198,6 +210,7 @@ impl Lake {
                 Manifest {
                     format: MANIFEST_FORMAT,
                     partitions: BTreeMap::new(),
+                    history: Vec::new(),
                 },
                 None,
             )),
@@ -205,21 +218,25 @@ impl Lake {
         }
     }
 
-    /// Files in the lake's table folders that the manifest does not publish: what a writer
-    /// killed between its data and its commit left, or what anything other than costlake put
-    /// there. Queries read every file of a table's folders, so each of these would count its
-    /// rows again.
+    /// Files in the lake's table folders and its history that the manifest does not record:
+    /// what a writer killed between its data and its commit left, or what anything other than
+    /// costlake put there. Queries read every file of a table's folders, so each of these
+    /// would count its rows again.
     pub async fn unpublished_files(&self) -> Result<Vec<Path>, LakeError> {
-        let published: std::collections::HashSet<String> = self
-            .manifest()
-            .await?
+        let manifest = self.manifest().await?;
+        let published: std::collections::HashSet<String> = manifest
             .partitions
             .into_values()
             .map(|e| e.file)
+            .chain(manifest.history.into_iter().filter_map(|r| r.kept))
             .collect();
         let mut found = Vec::new();
-        for dataset in Dataset::ALL {
-            let prefix = Path::from(dataset.name());
+        let folders = Dataset::ALL
+            .iter()
+            .map(|d| d.name().to_string())
+            .chain([HISTORY_DIR.to_string()]);
+        for folder in folders {
+            let prefix = Path::from(folder);
             let listed: Vec<_> = self
                 .store
                 .list(Some(&prefix))
@@ -250,13 +267,16 @@ impl Lake {
     }
 
     /// Publishes a partition whose file `written` has made visible: the one place a manifest
-    /// entry is made, for every source.
+    /// entry is made, for every source. When it replaces different data of a period that had
+    /// ended, the replaced entry goes into the manifest's history with the file `written`
+    /// kept of it ([`Lake::replacement`]).
     pub async fn publish(
         &self,
         key: &PartitionKey,
         written: &Written,
         provenance: Provenance,
     ) -> Result<(), LakeError> {
+        let replaced = self.replacement(key, written).await?;
         let entry = PartitionEntry {
             dataset: key.dataset.name().to_string(),
             account: key.account.clone(),
@@ -268,9 +288,11 @@ impl Lake {
             sha256: written.sha256.clone(),
             published_at: Utc::now(),
             provenance,
+            totals: written.totals.clone(),
         };
         self.update_manifest(|m| {
             m.partitions.insert(key.dir(), entry.clone());
+            m.history.extend(replaced.clone());
             true
         })
         .await
@@ -301,7 +323,7 @@ impl Lake {
     /// `_costlake/manifest.lock` (the write is staged and renamed, so a reader never sees half
     /// a manifest); an object store writes only if the manifest is still the version read
     /// (`If-Match`, or `If-None-Match` for the first), and a lost race reads and applies again.
-    async fn update_manifest(
+    pub(super) async fn update_manifest(
         &self,
         mut change: impl FnMut(&mut Manifest) -> bool,
     ) -> Result<(), LakeError> {
@@ -439,6 +461,8 @@ mod tests {
             rows: 1,
             bytes: 1,
             sha256: "ab".into(),
+            totals: BTreeMap::new(),
+            kept: None,
         };
         let open = |closed| Provenance::EaApi {
             etag: Some("\"e\"".into()),

@@ -1,8 +1,10 @@
 //! Where the lake lives: a local folder, or a container in an object store (`location` opens
 //! those), the partition files written into it (`writer`), and the manifest that publishes
-//! them with their provenance (`manifest`). Every source writes through here, and only here.
+//! them with their provenance (`manifest`), and what replaced partitions held (`history`).
+//! Every source writes through here, and only here.
 
 mod encoder;
+mod history;
 mod lease;
 mod location;
 mod manifest;
@@ -17,6 +19,7 @@ use tokio::sync::Mutex;
 
 use crate::memory::MemoryBudget;
 
+pub use history::{Change, HISTORY_DIR, Kept, Pruned, REPLACED_COLUMN, Replaced};
 pub use lease::{Holder, LEASE_TTL, Lease};
 pub use manifest::{MANIFEST_FILE, Manifest, PartitionEntry, STATE_DIR};
 pub use writer::{

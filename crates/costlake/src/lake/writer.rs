@@ -6,11 +6,19 @@
 //! the run's [`MemoryBudget`]: when the budget has no room for it to grow, it is flushed early,
 //! so row groups are smaller under memory pressure, never the process larger.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::AsArray;
+use arrow::compute::sum_checked;
+use arrow::datatypes::Decimal128Type;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
+use chrono::Utc;
 use futures::future::BoxFuture;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::async_writer::AsyncFileWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -18,11 +26,13 @@ use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use sha2::{Digest, Sha256};
 
 use super::encoder::ParallelEncoder;
+use super::history::{self, Kept};
 use super::{Lake, LakeError};
 use crate::decode::{DecodeError, ParallelDecoder};
 use crate::memory::{MemoryBudget, Reservation};
+use crate::model::decimal::format_plain;
 use crate::model::{Dataset, PartitionKey};
-use crate::schema;
+use crate::schema::{self, DECIMAL_SCALE};
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -38,6 +48,19 @@ impl Lake {
             bytes: 0,
         };
         let props = writer_properties(key.dataset);
+        let schema = key.dataset.file_schema();
+        let totals = key
+            .dataset
+            .total_columns()
+            .into_iter()
+            .map(|column| Total {
+                column,
+                index: schema
+                    .index_of(column)
+                    .expect("a total column is a file column"),
+                sum: Some(0),
+            })
+            .collect();
         let writer =
             ParallelEncoder::try_new(sink, key.dataset.file_schema(), props).map_err(|source| {
                 LakeError::Parquet {
@@ -47,8 +70,11 @@ impl Lake {
             })?;
         Ok(PartitionWriter {
             writer,
+            key: key.clone(),
+            store: self.store.clone(),
             path,
             rows: 0,
+            totals,
             row_group: self.memory.none(),
             pinned: None,
         })
@@ -130,12 +156,24 @@ impl AsyncFileWriter for HashingSink {
 /// A partition being written.
 pub struct PartitionWriter {
     writer: ParallelEncoder<HashingSink>,
+    key: PartitionKey,
+    /// The lake's store, to keep the file this one replaces.
+    store: Arc<dyn ObjectStore>,
     path: Path,
     rows: u64,
+    totals: Vec<Total>,
     /// The open row group's share of the budget: its encoders' memory.
     row_group: Reservation,
     /// What the unit holds until the file is finished: see [`PartitionWriter::pin`].
     pinned: Option<Reservation>,
+}
+
+/// The running sum of one of the dataset's [`total_columns`](Dataset::total_columns): `None`
+/// once it overflowed the decimal type (no partition of real bills comes near).
+struct Total {
+    column: &'static str,
+    index: usize,
+    sum: Option<i128>,
 }
 
 /// Why decoded rows could not be written.
@@ -152,6 +190,10 @@ pub struct Written {
     pub rows: u64,
     pub bytes: u64,
     pub sha256: String,
+    /// The exact sum of each of the dataset's total columns (`cost` → `1234.5`).
+    pub totals: BTreeMap<String, String>,
+    /// Where the file this one replaced is kept (see [`Lake::publish`]), if it was.
+    pub kept: Option<Kept>,
 }
 
 impl PartitionWriter {
@@ -159,6 +201,14 @@ impl PartitionWriter {
     /// for it to grow.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), LakeError> {
         self.rows += batch.num_rows() as u64;
+        for total in &mut self.totals {
+            let values = batch.column(total.index).as_primitive::<Decimal128Type>();
+            total.sum = match (total.sum, sum_checked(values)) {
+                (Some(sum), Ok(Some(more))) => sum.checked_add(more),
+                (sum, Ok(None)) => sum,
+                (_, Err(_)) | (None, _) => None,
+            };
+        }
         self.writer
             .write(batch)
             .await
@@ -235,9 +285,40 @@ impl PartitionWriter {
 
     /// Flushes the last row group and the footer and makes the file visible in one step,
     /// replacing the partition's previous file: locally a rename, in object stores a single
-    /// PUT or a completed multipart upload.
+    /// PUT or a completed multipart upload. A previous file of a period that has ended is
+    /// first kept in the lake's history ([`history::kept_path`]); publishing decides whether
+    /// it stays.
     pub async fn finish(self) -> Result<Written, LakeError> {
         let path = self.path.to_string();
+        let now = Utc::now();
+        let kept = if history::keeps(&self.key, now) {
+            let to = history::kept_path(&self.key, now);
+            match self.store.copy(&self.path, &to).await {
+                Ok(()) => Some(Kept {
+                    file: to.to_string(),
+                    at: now,
+                }),
+                Err(object_store::Error::NotFound { .. }) => None,
+                Err(e) => {
+                    return Err(LakeError::Parquet {
+                        path,
+                        source: parquet::errors::ParquetError::External(Box::new(e)),
+                    });
+                }
+            }
+        } else {
+            None
+        };
+        let totals = self
+            .totals
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.column.to_string(),
+                    format_plain(t.sum?, DECIMAL_SCALE as u32),
+                ))
+            })
+            .collect();
         let mut writer = self.writer;
         writer.finish().await.map_err(|source| LakeError::Parquet {
             path: path.clone(),
@@ -249,6 +330,8 @@ impl PartitionWriter {
             rows: self.rows,
             bytes: sink.bytes,
             sha256: format!("{:x}", sink.hasher.finalize()),
+            totals,
+            kept,
         })
     }
 

@@ -379,6 +379,18 @@ impl Dataset {
         self.field(col).column
     }
 
+    /// The money columns whose sums the manifest keeps for each partition, so that a replaced
+    /// partition's figures can be compared with its successor's without reading a file.
+    pub fn total_columns(self) -> Vec<&'static str> {
+        match self {
+            Dataset::UsageDetails | Dataset::CostDetails => vec![self.column(Col::Cost)],
+            Dataset::FocusCosts => vec![self.column(Col::Cost), self.column(Col::EffectiveCost)],
+            Dataset::MarketplaceCharges => vec![self.column(Col::ExtendedCost)],
+            Dataset::ReservationTransactions => vec!["amount"],
+            _ => Vec::new(),
+        }
+    }
+
     /// The Arrow schema of the Parquet files (without partition columns).
     pub fn file_schema(self) -> SchemaRef {
         static SCHEMAS: LazyLock<Vec<SchemaRef>> = LazyLock::new(|| {

@@ -49,7 +49,7 @@ async fn run_leased<S: Source>(
     let mut warnings = plan.warnings;
     if removed > 0 {
         warnings.push(format!(
-            "removed {removed} files from the lake's table folders that its manifest does not publish (left by a killed run, or put there by something else)"
+            "removed {removed} files from the lake's table folders and history that its manifest does not record (left by a killed run, or put there by something else)"
         ));
     }
     let results: Vec<(UnitReport, Vec<String>)> = futures::stream::iter(plan.units)

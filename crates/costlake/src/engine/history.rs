@@ -1,0 +1,254 @@
+//! The lake's history as SQL. `history.<dataset>` holds the kept files of replaced
+//! partitions with their `replaced` time; `previous.<dataset>`, `previous.focus` and
+//! `previous.prices` are the lake as it was before each partition's latest replacement (the
+//! same view SQL over other tables, so a saved query can compare the two); `history.changes`
+//! has one row per replacement and money column, from the manifest alone (no file is read),
+//! and is what `costlake changes` prints.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Decimal128Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::listing::ListingTable;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::SessionContext;
+
+use super::catalog::listing_table;
+use crate::lake::{HISTORY_DIR, Lake, Manifest, REPLACED_COLUMN};
+use crate::model::{Dataset, decimal};
+use crate::schema::{DECIMAL_PRECISION, DECIMAL_SCALE, focus, prices};
+
+/// The schema of kept files and of the changes table.
+pub const HISTORY_SCHEMA: &str = "history";
+/// The schema of the lake as it was before each partition's latest replacement.
+pub const PREVIOUS_SCHEMA: &str = "previous";
+/// `history.changes`.
+pub const CHANGES_TABLE: &str = "changes";
+const DEFAULT_SCHEMA: &str = "public";
+
+/// Registers the `history` and `previous` schemas: the kept files' tables, and the changes
+/// table and `previous` views as [`refresh`] makes them.
+pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| DataFusionError::Internal("no default catalog".into()))?;
+    for schema in [HISTORY_SCHEMA, PREVIOUS_SCHEMA] {
+        catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()))?;
+    }
+    for dataset in Dataset::ALL {
+        let mut partitions = dataset.query_partition_columns();
+        partitions.push((REPLACED_COLUMN.to_string(), DataType::Utf8View));
+        let url = format!("{}{HISTORY_DIR}/{}/", lake.url(), dataset.name());
+        let table = listing_table(ctx, &url, dataset.query_schema(), partitions)?;
+        ctx.register_table(
+            format!("{HISTORY_SCHEMA}.{}", dataset.name()),
+            Arc::new(table),
+        )?;
+    }
+    refresh(ctx, &lake.manifest().await.map_err(external)?).await
+}
+
+/// Makes `history.changes` again from `manifest`, and the `previous` schema: while nothing
+/// was ever replaced, the lake's own tables and views under their names (planning the
+/// previous views' SQL would triple the time a session takes to open); once something was,
+/// views over the kept files.
+pub async fn refresh(ctx: &SessionContext, manifest: &Manifest) -> Result<()> {
+    register_changes(ctx, manifest)?;
+    let probe = format!("{PREVIOUS_SCHEMA}.{}", Dataset::UsageDetails.name());
+    let views = if ctx.table_exist(probe.as_str())? {
+        let provider = ctx.table_provider(probe.as_str()).await?;
+        provider.downcast_ref::<ListingTable>().is_none()
+    } else if manifest.history.is_empty() {
+        for name in previous_names() {
+            let own = ctx.table_provider(name).await?;
+            ctx.register_table(format!("{PREVIOUS_SCHEMA}.{name}"), own)?;
+        }
+        return Ok(());
+    } else {
+        false
+    };
+    if views || manifest.history.is_empty() {
+        return Ok(());
+    }
+    for name in previous_names() {
+        ctx.deregister_table(format!("{PREVIOUS_SCHEMA}.{name}").as_str())?;
+    }
+    for dataset in Dataset::ALL {
+        ctx.sql(&previous_sql(dataset)).await?;
+    }
+    // The views' own SQL, with its unqualified tables resolved in `previous`.
+    ctx.sql(&format!(
+        "SET datafusion.catalog.default_schema = '{PREVIOUS_SCHEMA}'"
+    ))
+    .await?;
+    let views = async {
+        ctx.sql(&focus::view_sql()).await?;
+        ctx.sql(&prices::view_sql()).await
+    }
+    .await;
+    ctx.sql(&format!(
+        "SET datafusion.catalog.default_schema = '{DEFAULT_SCHEMA}'"
+    ))
+    .await?;
+    views.map(|_| ())
+}
+
+/// What the `previous` schema names: every dataset, `focus` and `prices`.
+fn previous_names() -> impl Iterator<Item = &'static str> {
+    Dataset::ALL
+        .iter()
+        .map(|d| d.name())
+        .chain([focus::FOCUS_VIEW, prices::PRICES_VIEW])
+}
+
+/// (Re-)registers `history.changes` from `manifest`.
+pub fn register_changes(ctx: &SessionContext, manifest: &Manifest) -> Result<()> {
+    let batch = changes(manifest)?;
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+    let name = format!("{HISTORY_SCHEMA}.{CHANGES_TABLE}");
+    ctx.deregister_table(name.as_str())?;
+    ctx.register_table(name, Arc::new(table))?;
+    Ok(())
+}
+
+/// `previous.<dataset>`: the dataset's partitions that were never replaced, and of the others
+/// the latest kept file.
+fn previous_sql(dataset: Dataset) -> String {
+    let partitions = dataset.partition_columns();
+    let on = |a: &str, b: &str| {
+        partitions
+            .iter()
+            .map(|c| format!("{a}.\"{c}\" = {b}.\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    let listed = partitions
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let columns = dataset
+        .query_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .chain(partitions.iter().map(|c| c.to_string()))
+        .map(|c| format!("r.\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (name, history) = (
+        dataset.name(),
+        format!("{HISTORY_SCHEMA}.{}", dataset.name()),
+    );
+    format!(
+        "CREATE VIEW {PREVIOUS_SCHEMA}.{name} AS\n\
+         SELECT t.* FROM {DEFAULT_SCHEMA}.{name} t\n\
+         LEFT JOIN (SELECT DISTINCT {listed} FROM {history}) h ON {}\n\
+         WHERE h.\"{first}\" IS NULL\n\
+         UNION ALL\n\
+         SELECT {columns} FROM {history} r\n\
+         JOIN (SELECT {listed}, max(\"{REPLACED_COLUMN}\") AS latest FROM {history} GROUP BY {listed}) l\n\
+           ON {} AND r.\"{REPLACED_COLUMN}\" = l.latest",
+        on("t", "h"),
+        on("r", "l"),
+        first = partitions[0],
+    )
+}
+
+/// The changes table: one row per replacement and money column (one row with no column for
+/// datasets without money columns).
+fn changes(manifest: &Manifest) -> Result<RecordBatch> {
+    let money = DataType::Decimal128(DECIMAL_PRECISION, DECIMAL_SCALE);
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("replaced_at", utc, false),
+        Field::new("dataset", DataType::Utf8, false),
+        Field::new("billing_account", DataType::Utf8, false),
+        Field::new("cost_type", DataType::Utf8, true),
+        Field::new("billing_period", DataType::Utf8, true),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("column", DataType::Utf8, true),
+        Field::new("before", money.clone(), true),
+        Field::new("after", money.clone(), true),
+        Field::new("difference", money, true),
+        Field::new("rows_before", DataType::UInt64, false),
+        Field::new("rows_after", DataType::UInt64, false),
+        Field::new("source_before", DataType::Utf8, false),
+        Field::new("source_after", DataType::Utf8, false),
+        Field::new("kept_file", DataType::Utf8, true),
+    ]));
+    let mut replaced_at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut text: Vec<StringBuilder> = (0..6).map(|_| StringBuilder::new()).collect();
+    let [dataset, account, cost_type, period, kind, column] = &mut text[..] else {
+        unreachable!()
+    };
+    let mut amounts: Vec<Decimal128Builder> = (0..3).map(|_| Decimal128Builder::new()).collect();
+    let (mut rows_before, mut rows_after) = (UInt64Builder::new(), UInt64Builder::new());
+    let mut sources: Vec<StringBuilder> = (0..3).map(|_| StringBuilder::new()).collect();
+    let amount = |totals: &std::collections::BTreeMap<String, String>, c: &str| {
+        totals
+            .get(c)
+            .and_then(|t| decimal::parse(t, DECIMAL_SCALE as u32, DECIMAL_PRECISION as u32).ok())
+    };
+    for change in manifest.changes() {
+        let (before, after) = (&change.before.entry, change.after);
+        let data = Dataset::parse(&before.dataset);
+        let mut columns: Vec<Option<String>> = data
+            .map(|d| d.total_columns())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| Some(c.to_string()))
+            .collect();
+        if columns.is_empty() {
+            columns.push(None);
+        }
+        // Replaced data fetched before its period ended was completed; after, restated.
+        let ended = before
+            .billing_period
+            .as_deref()
+            .and_then(crate::model::PeriodId::parse)
+            .is_some_and(|p| p.last_day() < before.published_at.date_naive());
+        for c in columns {
+            replaced_at.append_value(change.before.replaced_at.timestamp_micros());
+            dataset.append_value(&before.dataset);
+            account.append_value(&before.account);
+            cost_type.append_option(before.cost_type.as_deref());
+            period.append_option(before.billing_period.as_deref());
+            kind.append_value(if ended { "restated" } else { "completed" });
+            column.append_option(c.as_deref());
+            let (b, a) = match &c {
+                Some(c) => (amount(&before.totals, c), amount(&after.totals, c)),
+                None => (None, None),
+            };
+            amounts[0].append_option(b);
+            amounts[1].append_option(a);
+            amounts[2].append_option(b.zip(a).map(|(b, a)| a - b));
+            rows_before.append_value(before.rows);
+            rows_after.append_value(after.rows);
+            sources[0].append_value(before.provenance.describe());
+            sources[1].append_value(after.provenance.describe());
+            sources[2].append_option(change.before.kept.as_deref());
+        }
+    }
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(replaced_at.finish())];
+    columns.extend(text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    for b in &mut amounts {
+        columns.push(Arc::new(
+            b.finish()
+                .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)?,
+        ));
+    }
+    columns.push(Arc::new(rows_before.finish()));
+    columns.push(Arc::new(rows_after.finish()));
+    columns.extend(sources.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+fn external(e: crate::lake::LakeError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
