@@ -347,6 +347,15 @@ async fn three_roads_give_one_focus() {
             continue;
         }
         let from_api = answer(&api, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if *name == "changed_costs" {
+            // No lake had a month published again: nothing moved, on any road
+            // (tests/it/changes.rs publishes one).
+            for lake in [&arm, &exports] {
+                assert_eq!(answer(lake, name), Ok(from_api.clone()), "{name}");
+            }
+            assert_eq!(from_api.len(), 1, "{name}: {from_api:?}");
+            continue;
+        }
         assert!(from_api.len() > 1, "{name} has an answer: {from_api:?}");
         assert_eq!(
             answer(&arm, name),
