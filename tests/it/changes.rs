@@ -10,7 +10,7 @@ use crate::query::{costlake, dec, stdout};
 use crate::tools;
 
 /// A run of the EA actual-cost fixture's month, its CSV as given.
-fn actual_run(source: &Path, run_id: &str, submitted: &str, csv: Vec<u8>) {
+pub fn actual_run(source: &Path, run_id: &str, submitted: &str, csv: Vec<u8>) {
     let rows = csv.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as u64 - 1;
     let part = ("part_0_0001.csv".to_string(), csv, rows);
     write_run(source, &ea_actual_run(run_id, submitted, part));

@@ -265,3 +265,70 @@ fn exports_in_azure_blob_storage() {
     );
     assert!(ok(&again).contains("11 unchanged"), "{}", ok(&again));
 }
+
+/// A month published again into a lake in Azurite: the replaced file is kept by a server-side
+/// copy, `changes` reports the difference, `previous.focus` reads the kept blob, and `prune`
+/// deletes it.
+#[test]
+fn a_month_published_again_in_azure_blob_storage() {
+    let azurite = tools::azurite();
+    tools::azurite_container(&azurite, "history");
+    let env = azurite_env(&azurite);
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("exports");
+    let source_arg = source.display().to_string();
+    let lake = "az://history/lake";
+    let original = std::fs::read_to_string(
+        crate::export_files::fixtures().join("finops-toolkit/EA_ActualCost_Small.csv"),
+    )
+    .unwrap();
+    let run = |n: u32, csv: String| {
+        crate::changes::actual_run(
+            &source,
+            &format!("0b9a3e0c-0000-4000-8000-00000000000{n}"),
+            &format!("2023-10-0{n}T05:00:00Z"),
+            csv.into_bytes(),
+        );
+        ok(&costlake(
+            &["ingest", "--source", &source_arg, "--lake", lake],
+            &env,
+        ))
+    };
+    run(1, original.clone());
+    // The same month without its last row.
+    let lines: Vec<&str> = original.lines().collect();
+    run(2, lines[..lines.len() - 1].join("\n") + "\n");
+    let sql = |query: &str| {
+        let out = costlake(&["sql", "--lake", lake, "--format", "csv", query], &env);
+        parse_csv(&ok(&out), ',')
+    };
+    let month = |table: &str| {
+        dec(&sql(&format!(
+            "SELECT sum(\"BilledCost\") FROM {table} WHERE \"x_BillingPeriod\" = '202309'"
+        ))[1][0])
+    };
+    let (now, before) = (month("focus"), month("previous.focus"));
+    assert_ne!(now, before, "the previous month is read from the kept blob");
+    let changes =
+        sql("SELECT rows_before, rows_after, before, after, difference FROM history.changes");
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(changes[1][..2], ["11", "10"]);
+    assert_eq!(
+        (
+            dec(&changes[1][2]),
+            dec(&changes[1][3]),
+            dec(&changes[1][4])
+        ),
+        (before, now, now - before)
+    );
+    let pruned = costlake(&["prune", "--keep", "0", "--lake", lake], &env);
+    assert!(
+        ok(&pruned).contains("removed 1 kept files"),
+        "{}",
+        ok(&pruned)
+    );
+    assert_no_secrets(&pruned, &[AZURITE_KEY]);
+    assert_eq!(sql("SELECT count(*) FROM history.cost_details")[1][0], "0");
+    assert_eq!(month("previous.focus"), now);
+    assert_eq!(sql("SELECT count(*) FROM history.changes")[1][0], "1");
+}
