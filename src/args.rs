@@ -282,6 +282,10 @@ pub struct EmulateArgs {
     /// each export's own.
     #[arg(long, value_parser = parse_export_format)]
     pub export_format: Option<costlake_emulator::exports::Format>,
+    /// With --exports: add the reservations' purchases, refunds and used hours to actual cost,
+    /// and their amortized used and unused hours to amortized cost.
+    #[arg(long)]
+    pub commitments: bool,
 }
 
 fn parse_export_format(s: &str) -> Result<costlake_emulator::exports::Format, String> {

@@ -40,6 +40,7 @@ pub async fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
             part_rows: args.part_rows,
             types: args.export_types.clone(),
             format: args.export_format,
+            commitments: args.commitments,
             ..Default::default()
         };
         let written = emulator::exports::write_tree(&config.enrollment(), store, &opts).await?;

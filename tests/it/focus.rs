@@ -122,3 +122,16 @@ async fn the_focus_view_of_an_exports_lake_passes_the_focus_validator() {
     assert_eq!(sources[1..], [vec!["cost_details"], vec!["focus_costs"]]);
     assert_focus_conforms(&lake, "exports lake");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_focus_view_of_amortized_commitments_passes_the_focus_validator() {
+    let work = tempfile::tempdir().unwrap();
+    let e = crate::amortization::enrollment();
+    let lake = crate::amortization::commitments_lake(&e, work.path()).await;
+    let statuses = sql(
+        &lake,
+        r#"SELECT DISTINCT "CommitmentDiscountStatus" FROM focus WHERE "CommitmentDiscountStatus" IS NOT NULL ORDER BY 1"#,
+    );
+    assert_eq!(statuses[1..], [vec!["Unused"], vec!["Used"]]);
+    assert_focus_conforms(&lake, "exports lake with reservations");
+}

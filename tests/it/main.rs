@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary, one module per capability.
 
+mod amortization;
 mod analyses;
 mod architecture;
 mod changes;

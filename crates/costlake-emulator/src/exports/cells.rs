@@ -6,15 +6,18 @@ use chrono::{Datelike, Duration, NaiveDate};
 use costlake::model::decimal::format_plain;
 use costlake::schema::Col;
 
+use super::commitments;
 use crate::generator::{
-    COST_SCALE, Enrollment, MarketplaceRow, PRICE_SCALE, Period, QUANTITY_SCALE, RATE_SCALE,
-    UsageRow,
+    Account, COST_SCALE, CommitmentCharge, Department, Enrollment, MarketplaceRow, PRICE_SCALE,
+    Period, QUANTITY_SCALE, RATE_SCALE, Subscription, UsageRow,
 };
 
-/// A row of the month's charges: Azure usage or a Marketplace charge.
+/// A row of the month's charges: Azure usage, a Marketplace charge, or a reservation's
+/// (EA cost exports only).
 pub(super) enum Charge<'a> {
     Usage(UsageRow<'a>),
     Marketplace(MarketplaceRow<'a>),
+    Commitment(CommitmentCharge<'a>),
 }
 
 fn money(v: i128, scale: u32) -> Option<String> {
@@ -42,22 +45,19 @@ impl Charge<'_> {
         let (date, subscription, account, department, resource) = match self {
             Charge::Usage(r) => (r.date, r.subscription, r.account, r.department, r.resource),
             Charge::Marketplace(r) => (r.date, r.subscription, r.account, r.department, r.resource),
+            Charge::Commitment(c) => return commitments::cell(e, period, c, col, ""),
         };
         let marketplace = matches!(self, Charge::Marketplace(_));
         let (quantity, rate, cost) = match self {
             Charge::Usage(r) => (r.quantity, r.rate, r.cost),
             Charge::Marketplace(r) => (r.quantity, r.rate, r.cost),
+            Charge::Commitment(_) => unreachable!("answered above"),
         };
         let day = |d: NaiveDate| if focus { instant(d) } else { us_date(d) };
+        if let Some(cell) = owner_cell(col, department, account, subscription) {
+            return Some(cell);
+        }
         Some(match col {
-            Col::DepartmentName => department.name.to_string(),
-            Col::DepartmentId => department.id.to_string(),
-            Col::CostCenter => department.cost_center.to_string(),
-            Col::AccountName => account.name.clone(),
-            Col::AccountOwnerEmail => account.owner.clone(),
-            Col::AccountId => account.id.to_string(),
-            Col::SubscriptionGuid => subscription.guid.clone(),
-            Col::SubscriptionName => subscription.name.clone(),
             Col::ResourceGroup => resource.resource_group.clone(),
             Col::InstanceId => resource.instance_id.clone(),
             Col::Tags => {
@@ -97,7 +97,7 @@ impl Charge<'_> {
             Col::IsAzureCreditEligible => {
                 let eligible = match self {
                     Charge::Usage(r) => !r.billed_separately,
-                    Charge::Marketplace(_) => false,
+                    Charge::Marketplace(_) | Charge::Commitment(_) => false,
                 };
                 if eligible { "True" } else { "False" }.into()
             }
@@ -129,6 +129,7 @@ impl Charge<'_> {
                     Col::PlanName => r.offer.plan.into(),
                     _ => return None,
                 },
+                Charge::Commitment(_) => unreachable!("answered above"),
             },
         })
     }
@@ -154,10 +155,13 @@ impl Charge<'_> {
                 r.meter.unit,
             ),
             Charge::Marketplace(r) => (r.quantity, r.rate, r.offer.unit),
+            Charge::Commitment(c) => {
+                return commitments::cell(e, period, c, Col::ExportOnly, header);
+            }
         };
         let usage = match self {
             Charge::Usage(r) => Some(r),
-            Charge::Marketplace(_) => None,
+            Charge::Marketplace(_) | Charge::Commitment(_) => None,
         };
         Some(match (header, focus) {
             ("BillingAccountName" | "x_BillingAccountName", _) => {
@@ -176,10 +180,12 @@ impl Charge<'_> {
             ("ChargeDescription", true) => match self {
                 Charge::Usage(r) => r.meter.product(),
                 Charge::Marketplace(r) => format!("{} - {}", r.offer.offer, r.offer.plan),
+                Charge::Commitment(_) => return None,
             },
             ("ServiceName", true) => match self {
                 Charge::Usage(r) => r.meter.family().category.into(),
                 Charge::Marketplace(r) => r.offer.offer.into(),
+                Charge::Commitment(_) => return None,
             },
             ("ServiceCategory", true) => usage.map_or("Other", |r| r.meter.family().focus.0).into(),
             ("ServiceSubcategory", true) => usage
@@ -188,6 +194,7 @@ impl Charge<'_> {
             ("SkuPriceId", true) => match self {
                 Charge::Usage(r) => r.meter.id.clone(),
                 Charge::Marketplace(r) => r.offer.meter_id.into(),
+                Charge::Commitment(_) => return None,
             },
             ("RegionName", true) => usage?.meter.region().display.into(),
             ("x_PricingBlockSize", true) => usage.map_or(1, |r| r.meter.block).to_string(),
@@ -195,6 +202,26 @@ impl Charge<'_> {
             _ => return None,
         })
     }
+}
+
+/// The cells that say whose a charge is: its department, account and subscription.
+pub(super) fn owner_cell(
+    col: Col,
+    department: &Department,
+    account: &Account,
+    subscription: &Subscription,
+) -> Option<String> {
+    Some(match col {
+        Col::DepartmentName => department.name.to_string(),
+        Col::DepartmentId => department.id.to_string(),
+        Col::CostCenter => department.cost_center.to_string(),
+        Col::AccountName => account.name.clone(),
+        Col::AccountOwnerEmail => account.owner.clone(),
+        Col::AccountId => account.id.to_string(),
+        Col::SubscriptionGuid => subscription.guid.clone(),
+        Col::SubscriptionName => subscription.name.clone(),
+        _ => return None,
+    })
 }
 
 /// The unit of a unit of measure without its block: `100 Hours` is `Hours`, `1/Month` is

@@ -19,6 +19,7 @@ use cells::{Charge, price_value};
 use files::{encode, header};
 
 mod cells;
+mod commitments;
 mod files;
 
 /// How the tree is cut.
@@ -34,6 +35,10 @@ pub struct ExportTreeOptions {
     /// One format for every export's parts, instead of each export's own (the same rows as
     /// CSV and as Parquet, for comparing the two).
     pub format: Option<Format>,
+    /// Add the reservations' charges to the actual and amortized cost exports
+    /// ([`Enrollment::commitment_charges`]). Off, the latest run of each month holds exactly
+    /// what the EA API serves, which carried no reservation purchases.
+    pub commitments: bool,
 }
 
 impl Default for ExportTreeOptions {
@@ -43,6 +48,7 @@ impl Default for ExportTreeOptions {
             root: "exports".into(),
             types: Vec::new(),
             format: None,
+            commitments: false,
         }
     }
 }
@@ -90,6 +96,8 @@ struct RunPlan<'a> {
     /// run holds the days before it ran).
     usage_rows: u64,
     marketplace_rows: u64,
+    /// Reservation charges of the days before this one (with [`ExportTreeOptions::commitments`]).
+    until: NaiveDate,
     /// Leave a listed part unwritten: a run still being written.
     incomplete: bool,
     /// A run that found nothing: no parts, zero counts.
@@ -246,6 +254,7 @@ pub async fn write_tree(
             submitted,
             usage_rows: e.usage_rows(period),
             marketplace_rows: e.marketplace_rows(period),
+            until: next,
             incomplete: false,
             empty: false,
         };
@@ -260,6 +269,7 @@ pub async fn write_tree(
             RunPlan {
                 usage_rows: usage,
                 marketplace_rows: marketplace,
+                until: month + Duration::days(day as i64),
                 ..whole(export, submitted)
             }
         };
@@ -354,6 +364,11 @@ async fn write_run(
     }
     folder.push_str(&format!("/{run_id}"));
 
+    let reservations = if opts.commitments && dataset == Dataset::CostDetails {
+        e.reservations()
+    } else {
+        Vec::new()
+    };
     // The rows, as text cells in the dataset's header order.
     let fields: Vec<&Field> = dataset
         .fields()
@@ -375,7 +390,13 @@ async fn write_run(
         let marketplace =
             (0..plan.marketplace_rows).map(|j| Charge::Marketplace(e.marketplace_row(period, j)));
         let focus = dataset == Dataset::FocusCosts;
-        Box::new(usage.chain(marketplace).map(move |c| {
+        let amortized = export.export_type == AMORTIZED.export_type;
+        let commitments: Vec<Charge> = e
+            .commitment_charges(&reservations, period.id, amortized, plan.until)
+            .into_iter()
+            .map(Charge::Commitment)
+            .collect();
+        Box::new(usage.chain(marketplace).chain(commitments).map(move |c| {
             fields
                 .iter()
                 .map(|f| {

@@ -1,12 +1,15 @@
-//! The enrollment's reservations: four orders bought over its periods (paid up front or
-//! monthly, one of them refunded), their daily use by the virtual machines of their region,
-//! the purchase and refund transactions, and the purchase recommendations a look-back over
-//! the usage would make. Everything follows from the seed. The purchases are not among the
+//! The enrollment's reservations: six orders bought over its periods (paid up front or
+//! monthly, one of them refunded, one exchanged for another on the day it is returned), their
+//! daily use by the virtual machines of their region, the purchase and refund transactions,
+//! and the purchase recommendations a look-back over the usage would make. Everything follows from the seed. The purchases are not among the
 //! usage rows nor in the balance: the reservation datasets stand apart, as the EA API's did.
+//! Cost exports may carry them as commitment charges ([`Enrollment::commitment_charges`]):
+//! the purchases and refunds in actual cost, each day's share of the month's charge, split
+//! between the hours used and unused, in amortized cost.
 
 use chrono::{Datelike, Duration, NaiveDate};
 
-use super::{Enrollment, FAMILIES, REGIONS, guid, hash};
+use super::{COST_SCALE, Enrollment, FAMILIES, PeriodId, REGIONS, guid, hash};
 
 /// Scale of reserved and used hours.
 pub const HOURS_SCALE: u32 = 2;
@@ -54,9 +57,17 @@ static SIZES: &[Size] = &[
     },
 ];
 
-/// What the generator buys: size, quantity, term, period, monthly billing, and the period it
-/// is returned in.
-type Bought = (usize, u32, &'static str, usize, bool, Option<usize>);
+/// What the generator buys: size, quantity, term, period, monthly billing, the period it is
+/// returned in, and the order it is exchanged for (bought the day this one is returned).
+type Bought = (
+    usize,
+    u32,
+    &'static str,
+    usize,
+    bool,
+    Option<usize>,
+    Option<usize>,
+);
 
 pub struct Reservation {
     pub order_id: String,
@@ -126,6 +137,53 @@ pub struct ReservationEvent<'a> {
     pub amount: i128,
 }
 
+/// What a reservation's row in a cost export is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitmentKind {
+    Purchase,
+    Refund,
+    /// Hours a virtual machine used: at no cost in actual cost, at their share of the day's
+    /// amortized charge in amortized cost.
+    Used,
+    /// Hours reserved and not used (amortized cost only).
+    Unused,
+}
+
+/// A reservation's row in a cost export (see [`Enrollment::commitment_charges`]).
+pub struct CommitmentCharge<'a> {
+    pub date: NaiveDate,
+    pub reservation: &'a Reservation,
+    pub kind: CommitmentKind,
+    /// Hours at [`HOURS_SCALE`]; for a purchase or refund, the reservations bought.
+    pub quantity: i128,
+    /// At [`COST_SCALE`]; negative for a refund.
+    pub cost: i128,
+    /// The virtual machine the used hours ran on.
+    pub instance: Option<&'a str>,
+}
+
+/// A day's share of a month's charge (`monthly` at [`AMOUNT_SCALE`]), at [`COST_SCALE`]: day
+/// `k` (from 0) of a month of `D` days gets ⌊(k+1)·M/D⌋ − ⌊k·M/D⌋, so that the shares of days
+/// `a..b` add up to ⌊b·M/D⌋ − ⌊a·M/D⌋ and a whole month's to the charge exactly. This is the
+/// emulator's amortization schedule: a reservation's cost is spread over the days it covers,
+/// each month's charge over that month's days.
+pub fn amortized_share(monthly: i128, day: NaiveDate) -> i128 {
+    let m = monthly * 10i128.pow(COST_SCALE - AMOUNT_SCALE);
+    let days = PeriodId::of_date(day).days() as i128;
+    let k = day.day0() as i128;
+    (k + 1) * m / days - k * m / days
+}
+
+/// `n / d` rounded half to even (`n` ≥ 0, `d` > 0).
+fn div_half_even(n: i128, d: i128) -> i128 {
+    let (q, r) = (n / d, n % d);
+    match (2 * r).cmp(&d) {
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal if q % 2 == 1 => q + 1,
+        _ => q,
+    }
+}
+
 /// A purchase recommendation over a look-back of `days`.
 pub struct Recommendation<'a> {
     pub id: String,
@@ -152,19 +210,27 @@ impl Enrollment {
             .filter(|&r| FAMILIES[self.resources[r].family].resource_type == "virtualMachines")
             .collect();
         let last = self.periods.len() - 1;
-        // (size, quantity, term, period, recurring, refunded in period)
-        let plan: [Bought; 4] = [
-            (0, 4, "P1Y", 0, false, None),
-            (1, 2, "P3Y", 1.min(last), true, None),
-            (2, 6, "P1Y", 0, false, Some(2.min(last))),
-            (3, 1, "P1Y", 3.min(last), false, None),
+        // (size, quantity, term, period, recurring, refunded in period, exchanged for)
+        let plan: [Bought; 6] = [
+            (0, 4, "P1Y", 0, false, None, None),
+            (1, 2, "P3Y", 1.min(last), true, None, None),
+            (2, 6, "P1Y", 0, false, Some(2.min(last)), None),
+            (3, 1, "P1Y", 3.min(last), false, None, None),
+            (0, 3, "P1Y", 1.min(last), false, Some(3.min(last)), Some(5)),
+            (1, 1, "P1Y", 3.min(last), false, None, None),
         ];
-        let mut out = Vec::new();
-        for (i, &(size, quantity, term, period, recurring, refund)) in plan.iter().enumerate() {
+        let mut out: Vec<Reservation> = Vec::new();
+        let mut exchanges: Vec<(usize, NaiveDate)> = Vec::new();
+        for (i, &(size, quantity, term, period, recurring, refund, exchange)) in
+            plan.iter().enumerate()
+        {
             let s = &SIZES[size];
             let h = hash(&[seed, 0x2E5, i as u64]);
             let p = self.periods[period].id;
-            let purchased = p.first_day() + Duration::days((h % 20) as i64 + 2);
+            let purchased = match exchanges.iter().find(|(order, _)| *order == i) {
+                Some(&(_, day)) => day,
+                None => p.first_day() + Duration::days((h % 20) as i64 + 2),
+            };
             if purchased > self.spec.today {
                 continue;
             }
@@ -186,6 +252,9 @@ impl Enrollment {
                 let p = &self.periods[rp];
                 p.id.first_day() + Duration::days(4.min(p.days_with_data as i64 - 1))
             });
+            if let (Some(day), Some(into)) = (refunded, exchange) {
+                exchanges.push((into, day));
+            }
             out.push(Reservation {
                 order_id: guid(&[seed, 0x2E6, i as u64]),
                 id: guid(&[seed, 0x2E7, i as u64]),
@@ -306,6 +375,81 @@ impl Enrollment {
         }
         out.retain(|e| e.date >= from && e.date <= to);
         out.sort_by_key(|e| e.date);
+        out
+    }
+
+    /// The reservations' rows of a cost export of `period`, for the days before `until`: in
+    /// actual cost (`amortized` false) the purchases and refunds, and the hours used at no
+    /// cost; in amortized cost each day's [`amortized_share`] of the month's charge, split
+    /// between the hours used (rounded half to even) and the hours unused (the rest), and no
+    /// purchase. The days after a refund are not amortized: the refund returns only the months
+    /// not yet begun.
+    pub fn commitment_charges<'a>(
+        &'a self,
+        reservations: &'a [Reservation],
+        period: PeriodId,
+        amortized: bool,
+        until: NaiveDate,
+    ) -> Vec<CommitmentCharge<'a>> {
+        let last = until - Duration::days(1);
+        let mut out = Vec::new();
+        if !amortized {
+            for event in self.reservation_events(
+                reservations,
+                period.first_day(),
+                last.min(period.last_day()),
+            ) {
+                out.push(CommitmentCharge {
+                    date: event.date,
+                    reservation: event.reservation,
+                    kind: if event.kind == "Refund" {
+                        CommitmentKind::Refund
+                    } else {
+                        CommitmentKind::Purchase
+                    },
+                    quantity: event.reservation.quantity as i128 * 10i128.pow(HOURS_SCALE),
+                    cost: event.amount * 10i128.pow(COST_SCALE - AMOUNT_SCALE),
+                    instance: None,
+                });
+            }
+        }
+        for day in self.reservation_days(
+            reservations,
+            period.first_day(),
+            last.min(period.last_day()),
+        ) {
+            let share = amortized_share(day.reservation.monthly, day.date);
+            let used = if amortized {
+                div_half_even(share * day.used_hours, day.reserved_hours)
+            } else {
+                0
+            };
+            let charge = |kind, quantity, cost, instance| CommitmentCharge {
+                date: day.date,
+                reservation: day.reservation,
+                kind,
+                quantity,
+                cost,
+                instance,
+            };
+            if day.used_hours > 0 {
+                out.push(charge(
+                    CommitmentKind::Used,
+                    day.used_hours,
+                    used,
+                    day.instance,
+                ));
+            }
+            if amortized && day.used_hours < day.reserved_hours {
+                out.push(charge(
+                    CommitmentKind::Unused,
+                    day.reserved_hours - day.used_hours,
+                    share - used,
+                    None,
+                ));
+            }
+        }
+        out.sort_by_key(|c| c.date);
         out
     }
 

@@ -33,6 +33,7 @@ pub static BUILTIN: &[(&str, &str)] = &[
     builtin!("anomalies"),
     builtin!("changed_costs"),
     builtin!("charges_billed_separately"),
+    builtin!("commitment_savings"),
     builtin!("commitment_burndown"),
     builtin!("cost_by_department"),
     builtin!("cost_by_subscription"),

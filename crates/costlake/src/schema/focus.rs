@@ -60,17 +60,17 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
         "EffectiveCost",
         "u.cost",
         "m.extended_cost",
-        "c.cost_in_billing_currency",
+        "CASE WHEN am.billing_account IS NOT NULL AND c.pricing_model IN ('Reservation', 'SavingsPlan') THEN CAST(0 AS {dec}) ELSE c.cost_in_billing_currency END",
         "f.effective_cost",
-        "Equal to BilledCost: the EA API has no amortized view and reservation purchases are not usage rows, so there is nothing to spread.",
+        "The EA API: BilledCost (it has no amortized view, and reservation purchases are not usage rows). Cost exports: where the billing account and month has an amortized-cost export too, the hours a reservation or savings plan covered and left unused come from it at their amortized cost (BilledCost 0), and the actual export's commitment purchases, refunds and covered hours have none, so each commitment is counted once, spread over the days it covers; without one, BilledCost.",
     ),
     col(
         "ListCost",
         "coalesce(CAST(u.consumed_quantity * CAST(s.unit_price / unit_block_size(s.unit_of_measure) AS {dec}) AS {dec}), u.cost)",
         "m.extended_cost",
-        "CASE WHEN c.pay_g_price IS NULL OR (c.pay_g_price = 0 AND c.charge_type IN ('Purchase', 'Refund')) THEN coalesce(CAST(c.quantity * c.unit_price AS {dec}), c.cost_in_billing_currency) ELSE CAST(c.quantity * c.pay_g_price AS {dec}) END",
+        "CASE WHEN coalesce(c.pay_g_price, 0) = 0 THEN coalesce(CAST(c.quantity * c.unit_price AS {dec}), c.cost_in_billing_currency) ELSE CAST(c.quantity * c.pay_g_price AS {dec}) END",
         "coalesce(f.list_cost, f.contracted_cost, f.billed_cost)",
-        "Quantity × the retail price (PayGPrice) where the export carries one. Where no retail price exists (the EA API; purchases exported with a retail price of 0) it is ContractedCost, the highest price the data holds, itself BilledCost where no contracted price exists either, as FOCUS asks of a charge without a unit price (ListCost-C-008-C): no saving the data does not hold.",
+        "Quantity × the retail price (PayGPrice) where the export carries one. Where no retail price exists (the EA API; purchases and hours covered by a commitment, which exports print with a retail price of 0) it is ContractedCost, the highest price the data holds, itself BilledCost where no contracted price exists either, as FOCUS asks of a charge without a unit price (ListCost-C-008-C): no saving the data does not hold.",
     ),
     col(
         "ContractedCost",
@@ -167,6 +167,38 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
         "CASE c.frequency WHEN 'OneTime' THEN 'One-Time' WHEN 'Recurring' THEN 'Recurring' ELSE 'Usage-Based' END",
         "f.charge_frequency",
         "From `isRecurringCharge` (v3); null there means usage-based.",
+    ),
+    col(
+        "CommitmentDiscountId",
+        "CAST(NULL AS VARCHAR)",
+        "CAST(NULL AS VARCHAR)",
+        "CASE WHEN c.pricing_model IN ('Reservation', 'SavingsPlan') THEN coalesce(c.benefit_id, c.reservation_id) END",
+        "f.commitment_discount_id",
+        "The reservation or savings plan of a commitment's row (`benefitId`, else `ReservationId`). The EA API's usage carries none.",
+    ),
+    col(
+        "CommitmentDiscountType",
+        "CAST(NULL AS VARCHAR)",
+        "CAST(NULL AS VARCHAR)",
+        "CASE c.pricing_model WHEN 'Reservation' THEN 'Reservation' WHEN 'SavingsPlan' THEN 'Savings Plan' END",
+        "f.commitment_discount_type",
+        "From `PricingModel`, as Microsoft's FOCUS exports name them.",
+    ),
+    col(
+        "CommitmentDiscountCategory",
+        "CAST(NULL AS VARCHAR)",
+        "CAST(NULL AS VARCHAR)",
+        "CASE c.pricing_model WHEN 'Reservation' THEN 'Usage' WHEN 'SavingsPlan' THEN 'Spend' END",
+        "f.commitment_discount_category",
+        "A reservation commits to usage, a savings plan to spend.",
+    ),
+    col(
+        "CommitmentDiscountStatus",
+        "CAST(NULL AS VARCHAR)",
+        "CAST(NULL AS VARCHAR)",
+        "CASE WHEN c.charge_type IN ('UnusedReservation', 'UnusedSavingsPlan') THEN 'Unused' WHEN c.charge_type = 'Usage' AND c.pricing_model IN ('Reservation', 'SavingsPlan') THEN 'Used' END",
+        "f.commitment_discount_status",
+        "`Used` for hours a commitment covered, `Unused` for the unused reservation or savings plan rows of amortized cost; null on purchases and other charges.",
     ),
     col(
         "ChargeDescription",
@@ -545,16 +577,42 @@ pub fn view_sql() -> String {
     let currency = "SELECT enrollment, billing_period, max(currency_code) AS currency_code \
                     FROM balance_summary GROUP BY enrollment, billing_period";
     let native = "SELECT DISTINCT billing_account, billing_period FROM focus_costs";
+    let held = |cost_type: &str| {
+        format!(
+            "SELECT DISTINCT billing_account, billing_period FROM cost_details WHERE cost_type = '{cost_type}'"
+        )
+    };
     let exported = "cost_details WHERE cost_type = 'actual'";
     let covered = format!(
         "SELECT billing_account, billing_period FROM focus_costs \
          UNION SELECT billing_account, billing_period FROM {exported}"
     );
+    // Commitment rows: purchases and refunds, hours covered, and (amortized only) unused.
+    let commitment = "c.pricing_model IN ('Reservation', 'SavingsPlan')";
+    let from_amortized = format!(
+        "{commitment} AND c.charge_type IN ('Usage', 'UnusedReservation', 'UnusedSavingsPlan')"
+    );
+    // An unused commitment's hours were not consumed: no list or contracted price applies,
+    // and their cost is what the commitment cost.
+    let amortized = |c: &FocusColumn| match c.name {
+        "BilledCost" => "CAST(0 AS {dec})",
+        "EffectiveCost" => "c.cost_in_billing_currency",
+        "ListCost" | "ContractedCost" => {
+            "CASE WHEN c.charge_type LIKE 'Unused%' THEN c.cost_in_billing_currency ELSE coalesce(CAST(c.quantity * c.unit_price AS {dec}), c.cost_in_billing_currency) END"
+        }
+        _ => c.exported,
+    };
     format!(
         "CREATE VIEW {FOCUS_VIEW} AS\nSELECT\n{}\nFROM focus_costs f\n\
          UNION ALL\nSELECT\n{}\nFROM cost_details c\n\
          LEFT JOIN ({native}) nf ON nf.billing_account = c.billing_account AND nf.billing_period = c.billing_period\n\
+         LEFT JOIN ({amortized_held}) am ON am.billing_account = c.billing_account AND am.billing_period = c.billing_period\n\
          WHERE c.cost_type = 'actual' AND nf.billing_account IS NULL\n\
+           AND NOT (am.billing_account IS NOT NULL AND {commitment} AND c.charge_type = 'Usage' AND c.cost_in_billing_currency = 0)\n\
+         UNION ALL\nSELECT\n{}\nFROM cost_details c\n\
+         JOIN ({actual_held}) ac ON ac.billing_account = c.billing_account AND ac.billing_period = c.billing_period\n\
+         LEFT JOIN ({native}) nf ON nf.billing_account = c.billing_account AND nf.billing_period = c.billing_period\n\
+         WHERE c.cost_type = 'amortized' AND nf.billing_account IS NULL AND {from_amortized}\n\
          UNION ALL\nSELECT\n{}\nFROM usage_details u\n\
          LEFT JOIN ({sheet}) s ON s.enrollment = u.enrollment AND s.billing_period = u.billing_period AND s.meter_id = u.meter_id\n\
          LEFT JOIN ({currency}) b ON b.enrollment = u.enrollment AND b.billing_period = u.billing_period\n\
@@ -566,8 +624,11 @@ pub fn view_sql() -> String {
          WHERE x.billing_account IS NULL",
         select(|c| c.native, "f"),
         select(|c| c.exported, "c"),
+        select(amortized, "c"),
         select(|c| c.usage, "u"),
         select(|c| c.marketplace, "m"),
+        amortized_held = held("amortized"),
+        actual_held = held("actual"),
     )
 }
 
