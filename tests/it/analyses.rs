@@ -161,3 +161,65 @@ fn analyses_match(lake: &Path, e: &Enrollment, balances: bool) {
         assert!(is_null(r, "commitment_balance"));
     }
 }
+
+/// Cost in billing and pricing currency where the data carries both: the FOCUS working
+/// group's sample, billed in euros for prices in dollars at a rate that changes from row to
+/// row, against Python's decimal (each charge divided to 16 places, truncated, as DataFusion
+/// divides, then rounded half away from zero to 12, as its `round` does).
+#[test]
+fn cost_is_shown_in_billing_and_pricing_currency() {
+    use crate::export_files::{fixtures, focus_sample_run, ingest, write_run};
+    let work = tempfile::tempdir().unwrap();
+    let (source, lake) = (work.path().join("exports"), work.path().join("lake"));
+    let sample = fixtures().join("focus-sample-data/focus_sample.csv");
+    let euros = work.path().join("euros.csv");
+    let script = "import csv, sys, decimal\n\
+         rows = list(csv.DictReader(open(sys.argv[1], encoding='utf-8-sig')))\n\
+         for i, r in enumerate(rows):\n\
+         \x20   r['BillingCurrency'] = 'EUR'\n\
+         \x20   r['x_PricingCurrency'] = 'USD'\n\
+         \x20   r['x_BillingExchangeRate'] = '0.9%03d' % (i % 97)\n\
+         out = csv.DictWriter(open(sys.argv[2], 'w', newline=''), fieldnames=list(rows[0]))\n\
+         out.writeheader()\n\
+         out.writerows(rows)\n\
+         def total(col, convert):\n\
+         \x20   s = decimal.Decimal(0)\n\
+         \x20   for r in rows:\n\
+         \x20       if r[col] in ('', 'NULL'):\n\
+         \x20           continue\n\
+         \x20       v = decimal.Decimal(r[col]).quantize(decimal.Decimal('1e-12'), rounding=decimal.ROUND_HALF_EVEN)\n\
+         \x20       if convert:\n\
+         \x20           v = (v / decimal.Decimal(r['x_BillingExchangeRate'])).quantize(decimal.Decimal('1e-16'), rounding=decimal.ROUND_DOWN)\n\
+         \x20           v = v.quantize(decimal.Decimal('1e-12'), rounding=decimal.ROUND_HALF_UP)\n\
+         \x20       s += v\n\
+         \x20   return s\n\
+         decimal.getcontext().prec = 60\n\
+         print(len(rows), total('BilledCost', False), total('BilledCost', True), total('EffectiveCost', False), total('EffectiveCost', True))";
+    let expected = crate::tools::run_python(
+        script,
+        &[&sample.display().to_string(), &euros.display().to_string()],
+    );
+    let expected: Vec<&str> = expected.split_whitespace().collect();
+    write_run(&source, &focus_sample_run(std::fs::read(&euros).unwrap()));
+    crate::query::stdout(&ingest(&source, &lake));
+    let rows = query(lake.as_path(), "cost_by_currency", &["period=202409"]);
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    let dec = crate::query::dec;
+    assert_eq!(
+        [text(row, "billing_currency"), text(row, "pricing_currency")],
+        ["EUR", "USD"]
+    );
+    assert_eq!(row["charges"].get(), expected[0]);
+    let columns = [
+        "billed_cost",
+        "billed_cost_in_pricing_currency",
+        "effective_cost",
+        "effective_cost_in_pricing_currency",
+    ];
+    for (column, want) in columns.iter().zip(&expected[1..]) {
+        assert_eq!(money(row, column), dec(want), "{column}");
+    }
+    assert_eq!(money(row, "lowest_rate"), dec("0.9"));
+    assert_eq!(money(row, "highest_rate"), dec("0.9096"));
+}

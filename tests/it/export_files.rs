@@ -58,6 +58,21 @@ pub fn ea_actual_run<'a>(
     }
 }
 
+/// A FOCUS 1.0 export run of September 2024 with one part: the FOCUS working group's sample
+/// (1000 rows), as given or changed.
+pub fn focus_sample_run(csv: Vec<u8>) -> RunSpec<'static> {
+    RunSpec {
+        export: "focus",
+        export_type: "FocusCost",
+        data_version: "1.0",
+        scope: EA,
+        month: "2024-09",
+        submitted: "2024-10-02T05:00:00.0000000Z",
+        run_id: "0b9a3e0c-0000-4000-8000-000000000005",
+        parts: vec![("part_0_0001.csv".into(), csv, 1000)],
+    }
+}
+
 pub fn write_run(root: &Path, run: &RunSpec) {
     let folder = format!(
         "{}/{}/{}01-{}28/{}/{}",
@@ -259,19 +274,7 @@ pub fn write_real_exports(source: &Path, work: &Path) {
         },
     );
     // FOCUS 1.0 from the FOCUS working group's sample (several providers, `NULL` literals).
-    write_run(
-        source,
-        &RunSpec {
-            export: "focus",
-            export_type: "FocusCost",
-            data_version: "1.0",
-            scope: EA,
-            month: "2024-09",
-            submitted: "2024-10-02T05:00:00.0000000Z",
-            run_id: "0b9a3e0c-0000-4000-8000-000000000005",
-            parts: vec![("part_0_0001.csv".into(), read(&focus), 1000)],
-        },
-    );
+    write_run(source, &focus_sample_run(read(&focus)));
 
     // Reservation details and transactions (no public samples: written as the schemas give
     // them, with ISO instants carrying seven fractional digits).

@@ -126,7 +126,8 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
     assert!(got[1][3].starts_with("2024-09"), "{:?}", got[1]);
     assert_eq!(got[1][4], "3");
     // In the focus view, September 2024 of 8611537 comes from the native FOCUS rows, and
-    // September 2023 from the actual-cost export: each once.
+    // September 2023 from the actual-cost export, with the hours a reservation and a savings
+    // plan covered from the amortized one (2 rows): each once.
     let got = sql(
         &lake,
         r#"SELECT "BillingAccountId", "x_BillingPeriod", "x_SourceDataset", count(*) AS n
@@ -135,11 +136,31 @@ fn real_export_files_wrapped_in_manifests_are_ingested_exactly() {
     assert_eq!(
         got[1..],
         [
-            vec!["8611537", "202309", "cost_details", "11"],
+            vec!["8611537", "202309", "cost_details", "13"],
             vec!["8611537", "202409", "focus_costs", "1000"],
             vec!["parquet-copy", "202309", "cost_details", "11"],
         ]
     );
+    let covered = sql(
+        &lake,
+        r#"SELECT "CommitmentDiscountType", "CommitmentDiscountStatus", sum("BilledCost"), sum("EffectiveCost")
+           FROM focus WHERE "BillingAccountId" = '8611537' AND "x_BillingPeriod" = '202309'
+             AND "CommitmentDiscountStatus" IS NOT NULL GROUP BY 1, 2 ORDER BY 1"#,
+    );
+    let amortized_of = |model: &str| {
+        tools::run_python(
+            "import csv, sys, decimal\n\
+             print(sum(decimal.Decimal(r['Cost']) for r in csv.DictReader(open(sys.argv[1], encoding='utf-8-sig')) \
+                       if r['PricingModel'] == sys.argv[2] and r['ChargeType'] == 'Usage'))",
+            &[&amortized.display().to_string(), model],
+        )
+    };
+    assert_eq!(covered.len(), 3, "{covered:?}");
+    for (row, model) in covered[1..].iter().zip(["Reservation", "SavingsPlan"]) {
+        assert_eq!(row[1], "Used");
+        assert_eq!(dec(&row[2]), 0, "covered hours bill nothing");
+        assert_eq!(dec(&row[3]), dec(amortized_of(model).trim()), "{model}");
+    }
 
     let got = sql(
         &lake,

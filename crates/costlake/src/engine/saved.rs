@@ -35,6 +35,7 @@ pub static BUILTIN: &[(&str, &str)] = &[
     builtin!("charges_billed_separately"),
     builtin!("commitment_savings"),
     builtin!("commitment_burndown"),
+    builtin!("cost_by_currency"),
     builtin!("cost_by_department"),
     builtin!("cost_by_subscription"),
     builtin!("cost_by_tag"),

@@ -113,6 +113,22 @@ pub static FOCUS_COLUMNS: &[FocusColumn] = &[
         "From the period's balance summary: usage rows carry no currency, and an enrollment bills in one.",
     ),
     col(
+        "PricingCurrency",
+        "b.currency_code",
+        "b.currency_code",
+        "c.billing_currency_code",
+        "coalesce(f.pricing_currency, f.billing_currency)",
+        "An EA enrollment's prices are in its billing currency, so the EA API and EA cost exports price in it; FOCUS exports name the currency their prices are in (which may differ).",
+    ),
+    col(
+        "x_BillingExchangeRate",
+        "CAST(1 AS {dec})",
+        "CAST(1 AS {dec})",
+        "CAST(1 AS {dec})",
+        "coalesce(f.x_billing_exchange_rate, CASE WHEN f.pricing_currency IS NULL OR f.pricing_currency = f.billing_currency THEN CAST(1 AS {dec}) END)",
+        "Billing currency per unit of pricing currency: a cost in the pricing currency is the cost / x_BillingExchangeRate. 1 where both are one currency.",
+    ),
+    col(
         "BillingPeriodStart",
         "{period_start}",
         "{period_start}",
