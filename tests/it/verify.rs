@@ -78,3 +78,44 @@ async fn verify_reconciles_and_names_a_tampered_period() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every partition an export run filled is checked against the rows the run's manifest
+/// counts: a file swapped for another month's is named, and the command exits 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_checks_export_partitions_against_their_runs() {
+    let (emu, work) = crate::common::ingested(1200).await;
+    let lake = work.path().join("lake");
+    let (code, out, err) = verify(&lake);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let periods = emu.enrollment().periods.len();
+    // Actual and amortized cost details, FOCUS, price sheets: one line each, all ok.
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("cost_details/"))
+        .collect();
+    assert_eq!(lines.len(), 2 * periods, "{out}");
+    assert!(lines.iter().all(|l| l.ends_with(" ok")), "{out}");
+    assert!(
+        out.contains("export partitions hold the rows their runs counted"),
+        "{out}"
+    );
+
+    // One month's actual cost file replaced by another month's.
+    let dir = |period: &PeriodId| {
+        lake.join(format!(
+            "cost_details/billing_account=100/cost_type=actual/billing_period={period}/part-0.parquet"
+        ))
+    };
+    let (first, second) = (
+        &emu.enrollment().periods[0].id,
+        &emu.enrollment().periods[1].id,
+    );
+    std::fs::copy(dir(second), dir(first)).unwrap();
+    let (code, out, err) = verify(&lake);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let named = format!(
+        "cost_details/billing_account=100/cost_type=actual/billing_period={first} does not match its export"
+    );
+    assert!(err.contains(&named), "{err}");
+    assert!(err.contains("in the manifest of run"), "{err}");
+}

@@ -4,7 +4,8 @@
 //! The charges come from the EA API's usage and marketplace tables where the lake has them for
 //! the period, else from actual cost details (the Cost Management API or exports: Marketplace
 //! rows by their `PublisherType`) where the period has a balance summary to check them against
-//! (exports bring none).
+//! (exports bring none). Every partition an export run filled is also checked against the
+//! row counts of the run's own manifest (`verify_exports`).
 
 use std::collections::BTreeMap;
 
@@ -242,14 +243,135 @@ pub fn render(checks: &[PeriodCheck]) -> String {
                 money(c.marketplace_cost),
                 c.marketplace_billed.map_or("-".into(), money),
                 c.rate_mismatches.to_string(),
-                if c.ok() {
-                    "ok".into()
-                } else {
-                    format!("MISMATCH: {}", c.problems.join("; "))
-                },
+                status(&c.problems),
             ]
         })
         .collect();
+    text_table(&header, rows)
+}
+
+/// An export partition checked against the counts of the run it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportCheck {
+    /// The partition's folder: dataset, billing account, cost type and period.
+    pub partition: String,
+    pub lake_rows: u64,
+    pub manifest_rows: u64,
+    /// The run manifest's `dataRowCount`, where it gives one (manifests of before 2024-04-01
+    /// do not).
+    pub export_rows: Option<u64>,
+    pub run_id: String,
+    pub problems: Vec<String>,
+}
+
+impl ExportCheck {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks every partition that an export run filled: the rows in its file against the
+/// lake's manifest and the run's own manifest.
+pub async fn verify_exports(session: &Session) -> Result<Vec<ExportCheck>, QueryError> {
+    let manifest = session.lake.manifest().await?;
+    let mut lake_rows: BTreeMap<String, u64> = BTreeMap::new();
+    for dataset in Dataset::EXPORTS {
+        if manifest.of(dataset).next().is_none() {
+            continue;
+        }
+        let columns = dataset.partition_columns();
+        let listed = columns.join(", ");
+        let sql = format!(
+            "SELECT {listed}, count(*) FROM {} GROUP BY {listed}",
+            dataset.name()
+        );
+        for batch in session.ctx.sql(&sql).await?.collect().await? {
+            let counts = batch
+                .column(columns.len())
+                .as_primitive::<arrow::datatypes::Int64Type>();
+            let values: Vec<_> = (0..columns.len())
+                .map(|c| arrow::compute::cast(batch.column(c), &arrow::datatypes::DataType::Utf8))
+                .collect::<Result<_, _>>()
+                .map_err(|e| QueryError::Io(e.to_string()))?;
+            for r in 0..batch.num_rows() {
+                let mut dir = dataset.name().to_string();
+                for (column, value) in columns.iter().zip(&values) {
+                    dir.push_str(&format!("/{column}={}", value.as_string::<i32>().value(r)));
+                }
+                lake_rows.insert(dir, counts.value(r) as u64);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (dir, entry) in &manifest.partitions {
+        let crate::model::Provenance::Export {
+            run_id, data_rows, ..
+        } = &entry.provenance
+        else {
+            continue;
+        };
+        let mut check = ExportCheck {
+            partition: dir.clone(),
+            lake_rows: lake_rows.get(dir).copied().unwrap_or(0),
+            manifest_rows: entry.rows,
+            export_rows: *data_rows,
+            run_id: run_id.clone(),
+            problems: Vec::new(),
+        };
+        if check.lake_rows != check.manifest_rows {
+            check.problems.push(format!(
+                "{} rows in the lake, {} in its manifest",
+                check.lake_rows, check.manifest_rows
+            ));
+        }
+        if let Some(n) = check.export_rows.filter(|&n| n != check.lake_rows) {
+            check.problems.push(format!(
+                "{} rows in the lake, {n} in the manifest of run {run_id}",
+                check.lake_rows
+            ));
+        }
+        out.push(check);
+    }
+    Ok(out)
+}
+
+/// The export checks as a text table.
+pub fn render_exports(checks: &[ExportCheck]) -> String {
+    let header = [
+        "export partition",
+        "rows",
+        "manifest rows",
+        "export rows",
+        "run",
+        "status",
+    ];
+    let rows = checks
+        .iter()
+        .map(|c| {
+            vec![
+                c.partition.clone(),
+                c.lake_rows.to_string(),
+                c.manifest_rows.to_string(),
+                c.export_rows.map_or("-".into(), |r| r.to_string()),
+                c.run_id.clone(),
+                status(&c.problems),
+            ]
+        })
+        .collect();
+    text_table(&header, rows)
+}
+
+/// `ok`, or what does not match.
+fn status(problems: &[String]) -> String {
+    if problems.is_empty() {
+        "ok".into()
+    } else {
+        format!("MISMATCH: {}", problems.join("; "))
+    }
+}
+
+/// Columns padded to their widest cell, two spaces apart.
+fn text_table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()

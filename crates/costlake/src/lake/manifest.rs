@@ -142,6 +142,7 @@ impl EntryV1 {
                     export_name: name.to_string(),
                     scope: scope.to_string(),
                     data_version: Some(self.api_version).filter(|v| !v.is_empty()),
+                    data_rows: None,
                 }
             }
             None => Provenance::EaApi {
@@ -421,7 +422,9 @@ mod tests {
                 scope,
                 submitted,
                 data_version,
+                data_rows,
             } => {
+                assert_eq!(*data_rows, None);
                 assert_eq!(run_id, "run-1");
                 assert_eq!(export_name, "daily");
                 assert_eq!(scope, "providers/Microsoft.Billing/billingAccounts/100");

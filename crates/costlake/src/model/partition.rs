@@ -92,6 +92,10 @@ pub enum Provenance {
         /// The export's `dataVersion` (its schema version), where its manifest says.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         data_version: Option<String>,
+        /// The rows the run's manifest counts (`dataRowCount`), where it does: `verify`
+        /// checks the partition against it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data_rows: Option<u64>,
     },
     /// An answer of the Cost Management or Consumption API (Azure Resource Manager).
     CostManagement {

@@ -121,6 +121,7 @@ impl ExportRun {
             export_name: self.export_name().to_string(),
             scope: self.scope.clone(),
             data_version: self.manifest.export_config.data_version.clone(),
+            data_rows: self.manifest.data_row_count,
         }
     }
 
