@@ -202,6 +202,9 @@ def duckdb_costlake_views(lake, scratch):
                              f"SELECT definition FROM information_schema.views WHERE table_name = '{view}'"])
         definition = list(csv.reader(io.StringIO(text)))[1][0]
         out += " ".join(definition.split()) + ";\n"
+    # Nothing in the bench lake was ever replaced: its `previous` schema is the lake itself,
+    # as costlake's is then (`changed_costs` reads `previous.focus`).
+    out += "CREATE SCHEMA previous;\nCREATE VIEW previous.focus AS SELECT * FROM main.focus;\n"
     return out
 
 
