@@ -279,6 +279,8 @@ async fn three_roads_give_one_focus() {
     assert!(from_api.len() > 1 + 3 * 3, "{from_api:?}");
     assert_eq!(sql(&exports, by_department), from_api, "exports");
     assert_eq!(sql(&arm, by_department), from_api, "Cost Management APIs");
+    // The live APIs' lake is one FOCUS accepts too.
+    crate::focus::assert_focus_conforms(&arm, "Cost Management API lake");
     // The price sheet downloaded as a ZIP equals the price sheet export, to the last digit.
     let prices = "SELECT billing_period, meter_id, unit_price, unit_of_measure, part_number \
                   FROM export_price_sheet ORDER BY 1, 2";

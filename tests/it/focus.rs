@@ -43,7 +43,7 @@ const APPLICABLE_RULES: usize = 137;
 
 /// Validates `SELECT * FROM focus` of `lake` and checks that every failure is a listed
 /// conflict, and that the non-ASCII names it rejects are the provider's own.
-fn assert_focus_conforms(lake: &Path, what: &str) {
+pub(crate) fn assert_focus_conforms(lake: &Path, what: &str) {
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("focus.parquet");
     stdout(&costlake(

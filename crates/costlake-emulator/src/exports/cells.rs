@@ -137,10 +137,11 @@ impl Charge<'_> {
 
 impl Charge<'_> {
     /// The cell of a column that only exports have (no [`Col`] of its own), by its header: the
-    /// FOCUS columns Microsoft derives from the charge, and the retail price and account name
-    /// of the EA cost export. List and contracted prices are the price sheet's (the emulator's
-    /// enrollment has no discount on list prices), so rows of negotiated meters cost less than
-    /// their ContractedCost; Marketplace rates are their own contract.
+    /// FOCUS columns Microsoft derives from the charge, and the retail price (`PayGPrice`),
+    /// contracted price (`UnitPrice`) and account name of the EA cost export. List and
+    /// contracted prices are the price sheet's per base unit (the emulator's enrollment has no
+    /// discount on list prices), so rows of negotiated meters cost less than their
+    /// ContractedCost; Marketplace rates are their own contract.
     pub(super) fn export_only(
         &self,
         e: &Enrollment,
@@ -167,7 +168,7 @@ impl Charge<'_> {
             ("BillingAccountName" | "x_BillingAccountName", _) => {
                 format!("Contoso enrollment {}", e.spec.number)
             }
-            ("PayGPrice", false) => money(contracted, RATE_SCALE)?,
+            ("PayGPrice" | "UnitPrice", false) => money(contracted, RATE_SCALE)?,
             ("ListCost" | "ContractedCost", true) => money(quantity * contracted, COST_SCALE)?,
             ("ListUnitPrice" | "ContractedUnitPrice", true) => money(contracted, RATE_SCALE)?,
             ("PricingQuantity", true) => money(quantity, QUANTITY_SCALE)?,
