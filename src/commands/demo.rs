@@ -148,11 +148,12 @@ async fn sync_cost_management(emu: &Emulator, lake: &str) -> Result<bool, DemoEr
     Ok(summarize("sync --billing-account", report?))
 }
 
-/// The usage, Marketplace and price tables of the archive EA API, which the saved queries
-/// read until they move onto `focus`.
+/// The usage, Marketplace and price tables of the archive EA API: the same months again, by
+/// the protocol the retired API spoke. `focus` answers each month once, from the Cost
+/// Management data.
 async fn sync_archive(emu: &Emulator, lake: &str) -> Result<bool, DemoError> {
     println!(
-        "\nThe saved queries below read the usage tables of the retired EA Reporting API, synced\nfrom its archive path (`costlake sync --enrollment`):"
+        "\nThe same months from the retired EA Reporting API's archive path (`costlake sync --enrollment`);\nthe `focus` view, which the saved queries read, answers each month once, from the Cost Management data:"
     );
     let opts = SyncOptions {
         enrollment: emu.enrollment().spec.number,

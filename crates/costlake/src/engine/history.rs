@@ -59,24 +59,27 @@ pub async fn register(ctx: &SessionContext, lake: &Lake) -> Result<()> {
 /// views over the kept files.
 pub async fn refresh(ctx: &SessionContext, manifest: &Manifest) -> Result<()> {
     register_changes(ctx, manifest)?;
+    // Built once, the views stay right as the history grows: they list the kept files.
     let probe = format!("{PREVIOUS_SCHEMA}.{}", Dataset::UsageDetails.name());
-    let views = if ctx.table_exist(probe.as_str())? {
-        let provider = ctx.table_provider(probe.as_str()).await?;
-        provider.downcast_ref::<ListingTable>().is_none()
-    } else if manifest.history.is_empty() {
-        for name in previous_names() {
-            let own = ctx.table_provider(name).await?;
-            ctx.register_table(format!("{PREVIOUS_SCHEMA}.{name}"), own)?;
-        }
-        return Ok(());
-    } else {
-        false
-    };
-    if views || manifest.history.is_empty() {
+    if ctx.table_exist(probe.as_str())?
+        && ctx
+            .table_provider(probe.as_str())
+            .await?
+            .downcast_ref::<ListingTable>()
+            .is_none()
+    {
         return Ok(());
     }
+    let replaced = !manifest.history.is_empty();
     for name in previous_names() {
-        ctx.deregister_table(format!("{PREVIOUS_SCHEMA}.{name}").as_str())?;
+        let qualified = format!("{PREVIOUS_SCHEMA}.{name}");
+        ctx.deregister_table(qualified.as_str())?;
+        if !replaced {
+            ctx.register_table(qualified, ctx.table_provider(name).await?)?;
+        }
+    }
+    if !replaced {
+        return Ok(());
     }
     for dataset in Dataset::ALL {
         ctx.sql(&previous_sql(dataset)).await?;

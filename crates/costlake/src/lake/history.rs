@@ -192,6 +192,87 @@ mod tests {
         }
     }
 
+    fn entry(sha: &str, rows: u64) -> PartitionEntry {
+        PartitionEntry {
+            dataset: "usage_details".into(),
+            account: "100".into(),
+            cost_type: None,
+            billing_period: Some("202402".into()),
+            file: key(202402).file(),
+            rows,
+            bytes: 1,
+            sha256: sha.into(),
+            published_at: "2024-03-02T00:00:00Z".parse().unwrap(),
+            provenance: crate::model::Provenance::EaApi {
+                etag: None,
+                api_version: "v3".into(),
+                closed: true,
+            },
+            totals: Default::default(),
+        }
+    }
+
+    /// Each replacement's successor is the next replacement of the same partition, else the
+    /// entry published now.
+    #[test]
+    fn a_partition_replaced_twice_pairs_each_version_with_the_next() {
+        let replaced = |sha: &str, rows, day: u32| Replaced {
+            partition: key(202402).dir(),
+            replaced_at: format!("2024-03-{day:02}T00:00:00Z").parse().unwrap(),
+            entry: entry(sha, rows),
+            kept: Some(format!("kept-{sha}")),
+        };
+        let manifest = Manifest {
+            format: 3,
+            partitions: [(key(202402).dir(), entry("c", 3))].into(),
+            history: vec![replaced("a", 1, 5), replaced("b", 2, 9)],
+        };
+        let pairs: Vec<(u64, u64)> = manifest
+            .changes()
+            .iter()
+            .map(|c| (c.before.entry.rows, c.after.rows))
+            .collect();
+        assert_eq!(pairs, [(1, 2), (2, 3)]);
+    }
+
+    /// Pruning to one version deletes the older kept file and clears its record's file, and
+    /// nothing else.
+    #[tokio::test]
+    async fn pruning_keeps_each_partitions_latest_files_and_every_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap(), true)
+            .await
+            .unwrap();
+        let kept = |sha: &str| format!("{HISTORY_DIR}/{sha}/part-0.parquet");
+        let mut history = Vec::new();
+        for (sha, day) in [("a", 5), ("b", 9)] {
+            let file = dir.path().join(kept(sha));
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, sha).unwrap();
+            history.push(Replaced {
+                partition: key(202402).dir(),
+                replaced_at: format!("2024-03-{day:02}T00:00:00Z").parse().unwrap(),
+                entry: entry(sha, 1),
+                kept: Some(kept(sha)),
+            });
+        }
+        lake.update_manifest(|m| {
+            m.history = history.clone();
+            true
+        })
+        .await
+        .unwrap();
+        let pruned = lake.prune(1).await.unwrap();
+        assert_eq!(pruned, Pruned { files: 1, bytes: 1 });
+        let records: Vec<_> = lake.manifest().await.unwrap().history;
+        assert_eq!(records.len(), 2, "records stay");
+        assert_eq!(records[0].kept, None);
+        assert_eq!(records[1].kept, Some(kept("b")));
+        assert!(!dir.path().join(kept("a")).exists());
+        assert!(dir.path().join(kept("b")).exists());
+        assert_eq!(lake.prune(1).await.unwrap(), Pruned::default());
+    }
+
     #[test]
     fn only_ended_periods_keep_what_they_replace() {
         let now = "2024-03-01T00:30:00Z".parse().unwrap();

@@ -62,11 +62,9 @@ impl Lake {
             })
             .collect();
         let writer =
-            ParallelEncoder::try_new(sink, key.dataset.file_schema(), props).map_err(|source| {
-                LakeError::Parquet {
-                    path: path.to_string(),
-                    source,
-                }
+            ParallelEncoder::try_new(sink, schema, props).map_err(|source| LakeError::Parquet {
+                path: path.to_string(),
+                source,
             })?;
         Ok(PartitionWriter {
             writer,
@@ -300,9 +298,12 @@ impl PartitionWriter {
                 }),
                 Err(object_store::Error::NotFound { .. }) => None,
                 Err(e) => {
-                    return Err(LakeError::Parquet {
-                        path,
-                        source: parquet::errors::ParquetError::External(Box::new(e)),
+                    return Err(LakeError::Store {
+                        location: path,
+                        message: format!(
+                            "cannot keep the file it replaces in the lake's history: {}",
+                            super::redact(&e.to_string())
+                        ),
                     });
                 }
             }

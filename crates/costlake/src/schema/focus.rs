@@ -77,10 +77,9 @@ pub fn view_sql() -> String {
             "SELECT DISTINCT billing_account, billing_period FROM cost_details WHERE cost_type = '{cost_type}'"
         )
     };
-    let exported = "cost_details WHERE cost_type = 'actual'";
     let covered = format!(
-        "SELECT billing_account, billing_period FROM focus_costs \
-         UNION SELECT billing_account, billing_period FROM {exported}"
+        "SELECT billing_account, billing_period FROM focus_costs UNION {}",
+        held("actual")
     );
     // Commitment rows: purchases and refunds, hours covered, and (amortized only) unused.
     let commitment = "c.pricing_model IN ('Reservation', 'SavingsPlan')";
