@@ -9,10 +9,18 @@ use costlake::output::Format;
 use costlake::output::chart::ChartSpec;
 use costlake_emulator::Fault;
 
+/// `0.1.0 (3f2a9c1e7b)`: the package version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("COSTLAKE_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "costlake",
-    version,
+    version = VERSION,
     about = "Azure billing data in a queryable Parquet lake, with money as exact decimals",
     args_conflicts_with_subcommands = true
 )]
@@ -54,6 +62,16 @@ pub enum Command {
     /// Delete the files kept of replaced partitions but each partition's latest N; the
     /// records of the replacements stay.
     Prune(PruneArgs),
+    /// Print the completion script of a shell: `source <(costlake completions bash)`.
+    Completions(CompletionsArgs),
+    /// Print costlake's man page (roff): `costlake man > costlake.1 && man -l costlake.1`.
+    Man,
+}
+
+#[derive(Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, powershell or elvish.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Args)]

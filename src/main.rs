@@ -88,6 +88,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => commands::query::verify(args).await,
         Command::Changes(args) => commands::history::changes(args).await,
         Command::Prune(args) => commands::history::prune(args).await,
+        Command::Completions(args) => commands::manual::completions(args.shell),
+        Command::Man => commands::manual::man(),
         Command::Emulate(args) => commands::emulate::run(args).await,
         Command::Demo(args) => commands::demo::run(args.rows_per_period).await,
     }

@@ -45,4 +45,5 @@ mkdir -p "$tools/focus-run"
 ln -sfn "$("$tools/focus-venv/bin/python" -c 'import focus_validator, os; print(os.path.dirname(focus_validator.__file__))')" "$tools/focus-run/focus_validator"
 npm install --silent --no-audit --no-fund --prefix "$tools/node" "${NPM_PINS[@]}"
 command -v java >/dev/null || { echo "tests/setup.sh: pyspark needs Java 17 (apt install openjdk-17-jre-headless)" >&2; exit 1; }
+command -v man >/dev/null || { echo "tests/setup.sh: the man page test needs man (apt install man-db)" >&2; exit 1; }
 printf '%s' "$want" > "$stamp"

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod emulate;
 pub mod history;
 pub mod ingest;
+pub mod manual;
 pub mod query;
 pub mod sync;
 

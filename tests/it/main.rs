@@ -4,6 +4,7 @@ mod amortization;
 mod analyses;
 mod architecture;
 mod changes;
+mod command_line_tool;
 mod common;
 mod cost_management;
 mod demo;
