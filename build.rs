@@ -11,8 +11,12 @@ fn main() {
         .filter(|commit| !commit.is_empty())
         .unwrap_or_else(|| "unknown commit".into());
     println!("cargo:rustc-env=COSTLAKE_COMMIT={commit}");
-    // A commit or a checkout moves these.
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
-    println!("cargo:rerun-if-changed=.git/packed-refs");
+    // A commit or a checkout moves these. Cargo runs a build script again on every build while
+    // a path it watches is missing, so only those present are named.
+    println!("cargo:rerun-if-changed=build.rs");
+    for path in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
 }
