@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Decimal128Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+    ArrayRef, Decimal128Array, StringArray, TimestampMicrosecondArray, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -19,7 +19,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 
 use super::catalog::listing_table;
-use crate::lake::{HISTORY_DIR, Lake, Manifest, REPLACED_COLUMN};
+use crate::lake::{Change, HISTORY_DIR, Lake, Manifest, PartitionEntry, REPLACED_COLUMN};
 use crate::model::{Dataset, decimal};
 use crate::schema::{DECIMAL_PRECISION, DECIMAL_SCALE, focus, prices};
 
@@ -185,27 +185,20 @@ fn changes(manifest: &Manifest) -> Result<RecordBatch> {
         Field::new("source_after", DataType::Utf8, false),
         Field::new("kept_file", DataType::Utf8, true),
     ]));
-    let mut replaced_at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-    let mut text: Vec<StringBuilder> = (0..6).map(|_| StringBuilder::new()).collect();
-    let [dataset, account, cost_type, period, kind, column] = &mut text[..] else {
-        unreachable!()
-    };
-    let mut amounts: Vec<Decimal128Builder> = (0..3).map(|_| Decimal128Builder::new()).collect();
-    let (mut rows_before, mut rows_after) = (UInt64Builder::new(), UInt64Builder::new());
-    let mut sources: Vec<StringBuilder> = (0..3).map(|_| StringBuilder::new()).collect();
-    let amount = |totals: &std::collections::BTreeMap<String, String>, c: &str| {
-        totals
-            .get(c)
-            .and_then(|t| decimal::parse(t, DECIMAL_SCALE as u32, DECIMAL_PRECISION as u32).ok())
-    };
+    // One row per replacement and money column, then each column of the schema in turn.
+    struct Row<'a> {
+        change: Change<'a>,
+        column: Option<&'static str>,
+        kind: &'static str,
+    }
+    let mut rows = Vec::new();
     for change in manifest.changes() {
-        let (before, after) = (&change.before.entry, change.after);
-        let data = Dataset::parse(&before.dataset);
-        let mut columns: Vec<Option<String>> = data
+        let before = &change.before.entry;
+        let mut columns: Vec<Option<&'static str>> = Dataset::parse(&before.dataset)
             .map(|d| d.total_columns())
             .unwrap_or_default()
             .into_iter()
-            .map(|c| Some(c.to_string()))
+            .map(Some)
             .collect();
         if columns.is_empty() {
             columns.push(None);
@@ -216,39 +209,59 @@ fn changes(manifest: &Manifest) -> Result<RecordBatch> {
             .as_deref()
             .and_then(crate::model::PeriodId::parse)
             .is_some_and(|p| p.last_day() < before.published_at.date_naive());
-        for c in columns {
-            replaced_at.append_value(change.before.replaced_at.timestamp_micros());
-            dataset.append_value(&before.dataset);
-            account.append_value(&before.account);
-            cost_type.append_option(before.cost_type.as_deref());
-            period.append_option(before.billing_period.as_deref());
-            kind.append_value(if ended { "restated" } else { "completed" });
-            column.append_option(c.as_deref());
-            let (b, a) = match &c {
-                Some(c) => (amount(&before.totals, c), amount(&after.totals, c)),
-                None => (None, None),
-            };
-            amounts[0].append_option(b);
-            amounts[1].append_option(a);
-            amounts[2].append_option(b.zip(a).map(|(b, a)| a - b));
-            rows_before.append_value(before.rows);
-            rows_after.append_value(after.rows);
-            sources[0].append_value(before.provenance.describe());
-            sources[1].append_value(after.provenance.describe());
-            sources[2].append_option(change.before.kept.as_deref());
+        let kind = if ended { "restated" } else { "completed" };
+        for column in columns {
+            rows.push(Row {
+                change,
+                column,
+                kind,
+            });
         }
     }
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(replaced_at.finish())];
-    columns.extend(text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    for b in &mut amounts {
-        columns.push(Arc::new(
-            b.finish()
+    let text = |cell: &dyn Fn(&Row) -> Option<String>| -> ArrayRef {
+        Arc::new(StringArray::from(rows.iter().map(cell).collect::<Vec<_>>()))
+    };
+    let amount = |entry: &PartitionEntry, column: Option<&str>| {
+        entry
+            .totals
+            .get(column?)
+            .and_then(|t| decimal::parse(t, DECIMAL_SCALE as u32, DECIMAL_PRECISION as u32).ok())
+    };
+    let money = |cell: &dyn Fn(&Row) -> Option<i128>| -> Result<ArrayRef> {
+        Ok(Arc::new(
+            Decimal128Array::from(rows.iter().map(cell).collect::<Vec<_>>())
                 .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)?,
-        ));
-    }
-    columns.push(Arc::new(rows_before.finish()));
-    columns.push(Arc::new(rows_after.finish()));
-    columns.extend(sources.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        ))
+    };
+    let count = |cell: &dyn Fn(&Row) -> u64| -> ArrayRef {
+        Arc::new(UInt64Array::from(rows.iter().map(cell).collect::<Vec<_>>()))
+    };
+    let before = |r: &Row| amount(&r.change.before.entry, r.column);
+    let after = |r: &Row| amount(r.change.after, r.column);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            TimestampMicrosecondArray::from(
+                rows.iter()
+                    .map(|r| r.change.before.replaced_at.timestamp_micros())
+                    .collect::<Vec<_>>(),
+            )
+            .with_timezone("UTC"),
+        ),
+        text(&|r| Some(r.change.before.entry.dataset.clone())),
+        text(&|r| Some(r.change.before.entry.account.clone())),
+        text(&|r| r.change.before.entry.cost_type.clone()),
+        text(&|r| r.change.before.entry.billing_period.clone()),
+        text(&|r| Some(r.kind.to_string())),
+        text(&|r| r.column.map(str::to_string)),
+        money(&before)?,
+        money(&after)?,
+        money(&|r| Some(after(r)? - before(r)?))?,
+        count(&|r| r.change.before.entry.rows),
+        count(&|r| r.change.after.rows),
+        text(&|r| Some(r.change.before.entry.provenance.describe())),
+        text(&|r| Some(r.change.after.provenance.describe())),
+        text(&|r| r.change.before.kept.clone()),
+    ];
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 

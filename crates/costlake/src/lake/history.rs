@@ -58,7 +58,7 @@ pub fn kept_path(key: &PartitionKey, at: DateTime<Utc>) -> Path {
 }
 
 /// A replacement and what replaced it: the next replacement's entry, or the one published now.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Change<'a> {
     pub before: &'a Replaced,
     pub after: &'a PartitionEntry,
