@@ -10,7 +10,7 @@ use costlake::output::chart::ChartSpec;
 use costlake_emulator::Fault;
 
 /// `0.1.0 (3f2a9c1e7b)`: the package version and the commit it was built from.
-const VERSION: &str = concat!(
+pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (",
     env!("COSTLAKE_COMMIT"),
@@ -28,6 +28,14 @@ pub struct Cli {
     /// With no command: the interactive SQL shell on this lake.
     #[command(flatten)]
     pub shell: LakeArgs,
+    /// What costlake logs on standard error: error, warn (the default), info (each unit, each
+    /// retry), debug (each request) or trace. RUST_LOG, when set and this is not, chooses for
+    /// costlake and its libraries alike.
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    pub log_level: Option<String>,
+    /// Log lines as text (the default) or as JSON objects, one per line.
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
+    pub log_format: String,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -56,6 +64,10 @@ pub enum Command {
     /// Reconcile each period: usage and marketplace against the balance summary, rows against
     /// the manifest. Exit code 1 when a period does not reconcile.
     Verify(VerifyArgs),
+    /// Write the month-end report: one self-contained HTML page of saved queries' results
+    /// and charts, with the lake's reconciliation. Exit code 1 when something does not
+    /// reconcile (the report is written all the same).
+    Report(ReportArgs),
     /// List the periods whose published data was replaced (a late correction, a re-run
     /// export): per billing account, dataset and cost type, the totals before and after.
     Changes(ChangesArgs),
@@ -97,6 +109,26 @@ pub struct PruneArgs {
 fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("'{s}' is not a day as YYYY-MM-DD"))
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// The billing period, yyyyMM, latest or previous (default: the latest month that has
+    /// ended).
+    #[arg(long)]
+    pub period: Option<String>,
+    /// The HTML file to write (default: costlake-report-PERIOD.html).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// A report definition of your own (TOML; `--print-definition` prints the built-in one to
+    /// start from).
+    #[arg(long, value_name = "FILE")]
+    pub definition: Option<PathBuf>,
+    /// Print the built-in report definition and exit.
+    #[arg(long)]
+    pub print_definition: bool,
 }
 
 #[derive(Args)]
@@ -221,9 +253,14 @@ pub struct SyncArgs {
     /// Days after a period's end before it counts as closed.
     #[arg(long)]
     pub settle_days: Option<i64>,
+    /// How many times a failed request is tried again before its unit fails (default 8).
+    #[arg(long)]
+    pub retries: Option<u32>,
     /// Print only errors.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub report: RunReportArgs,
 }
 
 #[derive(Args)]
@@ -247,6 +284,20 @@ pub struct IngestArgs {
     /// Print only warnings and errors.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub report: RunReportArgs,
+}
+
+/// The machine-readable report of a `sync` or an `ingest` (docs/scheduling.md).
+#[derive(Args)]
+pub struct RunReportArgs {
+    /// Print a report of the run in this format on standard output (`json`: one object, whose
+    /// schema is docs/run-report.schema.json); the usual lines then go to standard error.
+    #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
+    pub report: Option<String>,
+    /// Write the JSON report of the run to this file instead.
+    #[arg(long, value_name = "FILE")]
+    pub report_file: Option<PathBuf>,
 }
 
 #[derive(Args)]

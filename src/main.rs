@@ -12,10 +12,8 @@ mod settings;
 use std::process::ExitCode;
 
 use clap::Parser;
-use costlake::engine::QueryError;
 
 use args::{Cli, Command};
-use commands::UsageError;
 
 /// The stack of the thread that parses and plans statements.
 const COMMAND_STACK: usize = 256 << 20;
@@ -30,10 +28,7 @@ fn main() -> ExitCode {
     if matches!(cli.command, Some(Command::Sync(_) | Command::Ingest(_))) {
         tune_malloc();
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("COSTLAKE_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs(cli.log_level.as_deref(), &cli.log_format);
     // Planning and evaluating SQL recurse once per level of an expression: the command runs
     // on a thread, and tokio's workers, with stacks for the depth `engine::limits` allows
     // (reserved address space; memory is used only as deep as a statement goes).
@@ -67,8 +62,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("costlake: {}", one_sentence(&err));
-            if is_usage(&err) {
+            eprintln!("costlake: {}", commands::one_sentence(&err));
+            if commands::is_usage(&err) {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -86,6 +81,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Repl(args) => commands::query::shell(args).await,
         Command::Tables(args) => commands::query::tables(args).await,
         Command::Verify(args) => commands::query::verify(args).await,
+        Command::Report(args) => commands::report::run(args).await,
         Command::Changes(args) => commands::history::changes(args).await,
         Command::Prune(args) => commands::history::prune(args).await,
         Command::Completions(args) => commands::manual::completions(args.shell),
@@ -95,26 +91,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// An error and its causes, each said once: typed errors often repeat their source in their
-/// own message.
-fn one_sentence(err: &anyhow::Error) -> String {
-    let mut message = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !message.contains(&cause) {
-            message = format!("{message}: {cause}");
-        }
+/// Logs on standard error, as text or JSON lines. `--log-level` sets costlake's own level
+/// (its libraries stay at warn); else `RUST_LOG`, else `COSTLAKE_LOG`, else warn. costlake logs
+/// URLs through `redact_query` and never a header, key, secret or token.
+fn init_logs(level: Option<&str>, format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let directives = match level {
+        Some(l) => format!("warn,costlake={l},costlake_cli={l},costlake_emulator={l}"),
+        None => env("RUST_LOG")
+            .or_else(|| env("COSTLAKE_LOG"))
+            .unwrap_or_else(|| "warn".into()),
+    };
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+        eprintln!("costlake: ignoring the log filter '{directives}': {e}");
+        EnvFilter::new("warn")
+    });
+    use std::io::IsTerminal;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
     }
-    message
-}
-
-/// Whether the error is a mistake in how costlake was called (exit code 2).
-fn is_usage(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<UsageError>().is_some()
-        || err.downcast_ref::<settings::ConfigError>().is_some()
-        || err
-            .downcast_ref::<QueryError>()
-            .is_some_and(QueryError::is_usage)
 }
 
 /// glibc gives threads that allocate at once arenas of their own (up to eight per core), keeps

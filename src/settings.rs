@@ -42,6 +42,8 @@ pub struct FileSettings {
     #[serde(default, deserialize_with = "size")]
     pub memory: Option<u64>,
     pub settle_days: Option<i64>,
+    /// How many times `sync` tries a failed request again.
+    pub retries: Option<u32>,
     pub datasets: Option<Vec<String>>,
     /// The most one API answer may hold, decompressed, in MiB.
     pub max_answer_mib: Option<u64>,

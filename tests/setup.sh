@@ -3,10 +3,25 @@
 # .test-tools/ (git-ignored): a Python venv with the readers the interop tests compare against
 # (DuckDB, pyarrow, pandas, pyspark), the OpenAPI validator and the S3 server (moto), Azurite
 # for az:// lakes, and in a venv of its own (it needs Python 3.12) the FinOps Foundation's FOCUS
-# validator, pinned in tests/focus-validator.txt. Idempotent: a stamp of the pins skips work
-# already done.
+# validator, pinned in tests/focus-validator.txt; and from Debian's packages, Chromium with
+# ChromeDriver and poppler's pdfinfo, which the report test opens and prints the report with.
+# Idempotent: a stamp of the pins skips work already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Debian's own packages: the distribution's current Chromium (its security updates replace
+# older versions, so it is not pinned; the report test needs only headless rendering, a
+# console, WebDriver and printing).
+debian=()
+[[ -x /usr/bin/chromium ]] || debian+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || debian+=(chromium-driver)
+[[ -x /usr/bin/pdfinfo ]] || debian+=(poppler-utils)
+if ((${#debian[@]})); then
+  sudo=""
+  [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${debian[@]}"
+fi
 
 PYTHON_PINS=(
   "openapi-spec-validator==0.9.0"

@@ -2,8 +2,8 @@
 //! the emulator on a loopback port; a sign-in to its Microsoft Entra tenant and six months of
 //! cost details and balances from its Cost Management APIs, as a 2026 user syncs; the usage,
 //! Marketplace and price tables of the archive EA API, which the saved queries still read; three
-//! saved queries (one drawn as a chart), and how to go on from there. A second run reuses the
-//! lake.
+//! saved queries (one drawn as a chart), the month-end report of the last month that ended,
+//! and how to go on from there. A second run reuses the lake.
 
 use std::process::ExitCode;
 
@@ -14,12 +14,14 @@ use costlake::http::entra::ARM_RESOURCE;
 use costlake::http::{ApiKey, EntraCredential, RetryConfig};
 use costlake::model::Dataset;
 use costlake::output::{Format, thousands};
+use costlake::report;
 use costlake::source::cost_management::{self, ArmSyncOptions};
 use costlake::source::ea_api::{self, SyncOptions};
 use costlake::source::{RunReport, SourceError, SyncSettings};
 use costlake_emulator::{DEMO_KEY, Emulator, EmulatorConfig};
 
 use super::exit_code;
+use crate::args::VERSION;
 use crate::progress::{Lines, Progress};
 use crate::results::{self, Shown};
 
@@ -53,6 +55,8 @@ pub enum DemoError {
     Sync(#[from] SourceError),
     #[error(transparent)]
     Query(#[from] QueryError),
+    #[error("cannot write {0}: {1}")]
+    Write(String, std::io::Error),
 }
 
 /// Runs the demo into `./costlake-demo`.
@@ -96,6 +100,20 @@ async fn demo(lake: &str, rows_per_period: u64) -> Result<bool, DemoError> {
         results::run_saved(&session, &q, &params, &shown).await?;
         println!();
     }
+    let period = report::period(&session, None).await?;
+    let written = report::compose(
+        &session,
+        &report::Definition::monthly(),
+        &period,
+        &format!("costlake {VERSION}"),
+    )
+    .await?;
+    let page = format!("costlake-report-{period}.html");
+    std::fs::write(&page, report::render(&written))
+        .map_err(|e| DemoError::Write(page.clone(), e))?;
+    println!(
+        "The month-end report of {period}, every saved query of it on one page: {page} (open it in a browser, print it to PDF)\n"
+    );
     if !on_path("costlake") {
         println!(
             "costlake is not on your PATH yet: `cargo install --locked --path .` in the checkout puts it there\n(until then, `cargo run --release --` stands for `costlake` below)."
@@ -113,7 +131,7 @@ async fn demo(lake: &str, rows_per_period: u64) -> Result<bool, DemoError> {
     println!(
         "          or:  costlake query --lake {lake} commitment_burndown --output burndown.png   (a chart for the month-end email)"
     );
-    Ok(ok)
+    Ok(ok && written.reconciles())
 }
 
 /// Signs in to the emulated tenant with its service principal (what AZURE_TENANT_ID,

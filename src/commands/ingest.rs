@@ -5,12 +5,23 @@ use std::process::ExitCode;
 use costlake::lake::Lake;
 use costlake::source::exports::{self, ExportTree, IngestOptions};
 
+use super::run_report::RunRecord;
 use super::{UsageError, exit_code};
 use crate::args::IngestArgs;
 use crate::progress::{Lines, Progress, unit_line};
 use crate::settings::{self, FileSettings};
+use costlake::source::RunReport;
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let run = RunRecord::start("ingest", &args.report);
+    let result = ingest(&args, run.on_stdout()).await;
+    let report = run.finish(result, args.lake.as_deref())?;
+    Ok(exit_code(report.ok()))
+}
+
+/// Ingests, printing each partition's line and the summary (on standard error when standard
+/// output carries the JSON report).
+async fn ingest(args: &IngestArgs, json_on_stdout: bool) -> anyhow::Result<RunReport> {
     let file = FileSettings::load(std::path::Path::new("."))?;
     if let Some(d) = args.datasets.iter().find(|d| !d.from_exports()) {
         return Err(UsageError(format!(
@@ -21,7 +32,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     }
     let mut opts = IngestOptions::default();
     if !args.datasets.is_empty() {
-        opts.datasets = args.datasets;
+        opts.datasets = args.datasets.clone();
     }
     if let Some(jobs) = args.jobs.or(file.jobs) {
         opts.jobs = jobs;
@@ -40,10 +51,17 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     if !args.quiet || !report.ok() {
+        let say = |line: String| {
+            if json_on_stdout {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        };
         for unit in &report.units {
-            println!("{}", unit_line(unit));
+            say(unit_line(unit));
         }
-        println!("{}", report.summary());
+        say(report.summary());
     }
     if report.found.is_some_and(|(n, _)| n == 0) {
         anyhow::bail!(
@@ -52,5 +70,5 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
             args.source
         );
     }
-    Ok(exit_code(report.ok()))
+    Ok(report)
 }

@@ -7,9 +7,13 @@ pub mod history;
 pub mod ingest;
 pub mod manual;
 pub mod query;
+pub mod report;
+pub mod run_report;
 pub mod sync;
 
 use std::process::ExitCode;
+
+use costlake::engine::QueryError;
 
 /// A mistake in how costlake was called: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -23,4 +27,26 @@ pub fn exit_code(ok: bool) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// An error and its causes, each said once: typed errors often repeat their source in their
+/// own message.
+pub fn one_sentence(err: &anyhow::Error) -> String {
+    let mut message = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message = format!("{message}: {cause}");
+        }
+    }
+    message
+}
+
+/// Whether the error is a mistake in how costlake was called (exit code 2).
+pub fn is_usage(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<UsageError>().is_some()
+        || err.downcast_ref::<crate::settings::ConfigError>().is_some()
+        || err
+            .downcast_ref::<QueryError>()
+            .is_some_and(QueryError::is_usage)
 }

@@ -11,6 +11,7 @@ use costlake::source::cost_management::{self, ArmSyncOptions, DEFAULT_ARM_BASE};
 use costlake::source::ea_api::{self, DEFAULT_API_BASE, SyncOptions};
 use costlake::source::{RunReport, SyncSettings};
 
+use super::run_report::RunRecord;
 use super::{UsageError, exit_code};
 use crate::args::{SyncArgs, parse_dataset};
 use crate::progress::{Lines, Progress};
@@ -20,8 +21,22 @@ use crate::settings::{self, FileSettings};
 const REPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let run = RunRecord::start("sync", &args.report);
+    let result = sync(&args).await;
+    let report = run.finish(result, args.lake.as_deref())?;
+    finish(report, args.quiet)
+}
+
+async fn sync(args: &SyncArgs) -> anyhow::Result<RunReport> {
     let file = FileSettings::load(std::path::Path::new("."))?;
-    let periods = periods(&args)?;
+    let retry = RetryConfig {
+        max_retries: args
+            .retries
+            .or(file.retries)
+            .unwrap_or(RetryConfig::default().max_retries),
+        ..RetryConfig::default()
+    };
+    let periods = periods(args)?;
     let datasets = if !args.datasets.is_empty() {
         Some(args.datasets.clone())
     } else if let Some(list) = &file.datasets {
@@ -44,6 +59,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         refresh: args.refresh,
         settle: chrono::Duration::days(args.settle_days.or(file.settle_days).unwrap_or(30)),
         limits: file.limits(),
+        retry: retry.clone(),
         ..SyncSettings::new(
             settings::lake_location(args.lake.as_deref(), &file),
             Vec::new(),
@@ -73,7 +89,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             .into());
         }
         let env = |name: &str| std::env::var(name).ok();
-        let credential = EntraCredential::from_env(ARM_RESOURCE, &env, RetryConfig::default())
+        let credential = EntraCredential::from_env(ARM_RESOURCE, &env, retry)
             .map_err(|e| UsageError(e.to_string()))?;
         let opts = ArmSyncOptions {
             billing_account,
@@ -117,7 +133,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         ea_api::sync(&opts, &progress).await
     };
     progress.finish();
-    finish(report?, args.quiet)
+    Ok(report?)
 }
 
 fn periods(args: &SyncArgs) -> Result<PeriodSelection, UsageError> {

@@ -60,6 +60,8 @@ fn readme_is_short_and_links_the_reference() {
         "docs/focus.md",
         "docs/query.md",
         "docs/lake.md",
+        "docs/report.md",
+        "docs/scheduling.md",
     ] {
         assert!(readme.contains(doc), "README does not link {doc}");
         assert!(
@@ -69,4 +71,76 @@ fn readme_is_short_and_links_the_reference() {
             "{doc} is missing"
         );
     }
+}
+
+/// The commands in docs/scheduling.md (the cron entry, the CronJob's `args`) and docs/report.md
+/// use only flags that costlake takes, and the report definition shown there parses.
+#[test]
+fn docs_show_runnable_commands_and_definitions() {
+    let read = |file: &str| {
+        std::fs::read_to_string(format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let mut invocations: Vec<Vec<String>> = Vec::new();
+    for doc in [read("scheduling.md"), read("report.md")] {
+        let mut in_code = false;
+        let mut args: Option<Vec<String>> = None;
+        for line in doc.lines() {
+            if line.starts_with("```") {
+                in_code = !in_code;
+                continue;
+            }
+            if !in_code {
+                continue;
+            }
+            // A CronJob's `args:` list.
+            let item = line.trim().strip_prefix("- ");
+            match (&mut args, item) {
+                (Some(list), Some(word)) => list.push(word.trim_matches('"').to_string()),
+                (Some(_), None) => invocations.push(args.take().unwrap()),
+                (None, _) if line.trim() == "args:" => args = Some(Vec::new()),
+                _ => {}
+            }
+            // A shell line: `costlake SUBCOMMAND --flag …` up to the next `||`, `&&` or `;`.
+            for (i, _) in line.match_indices("costlake ") {
+                let words: Vec<String> = line[i + "costlake ".len()..]
+                    .split_whitespace()
+                    .take_while(|w| !matches!(*w, "||" | "&&" | ";" | "#"))
+                    .map(str::to_string)
+                    .collect();
+                if words.first().is_some_and(|w| {
+                    ["sync", "ingest", "report", "query", "verify"].contains(&w.as_str())
+                }) {
+                    invocations.push(words);
+                }
+            }
+        }
+    }
+    assert!(invocations.len() >= 5, "{invocations:?}");
+    assert!(
+        invocations
+            .iter()
+            .any(|i| i.contains(&"--log-format".to_string()))
+    );
+    for words in &invocations {
+        let help = std::process::Command::new(env!("CARGO_BIN_EXE_costlake"))
+            .args([words[0].as_str(), "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8(help.stdout).unwrap();
+        for flag in words.iter().filter(|w| w.starts_with("--")) {
+            let flag = flag.split('=').next().unwrap();
+            assert!(
+                help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
+                "`costlake {}` takes no {flag} (docs: {words:?})",
+                words[0]
+            );
+        }
+    }
+    let report = read("report.md");
+    let toml = report
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/report.md shows a definition");
+    costlake::report::Definition::parse(toml, "docs/report.md").unwrap();
 }

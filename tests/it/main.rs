@@ -3,6 +3,7 @@
 mod amortization;
 mod analyses;
 mod architecture;
+mod browser;
 mod changes;
 mod command_line_tool;
 mod common;
@@ -19,8 +20,10 @@ mod legacy;
 mod memory;
 mod object_store;
 mod query;
+mod report;
 mod reservations;
 mod saved_queries;
+mod scheduling;
 mod sync;
 mod tools;
 mod verify;

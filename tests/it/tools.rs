@@ -20,6 +20,17 @@ fn require(path: PathBuf) -> PathBuf {
     path
 }
 
+/// A program the system's packages install (`tests/setup.sh` installs them with apt).
+pub fn require_program(path: &str) -> PathBuf {
+    let path = PathBuf::from(path);
+    assert!(
+        path.exists(),
+        "{} is missing: run `tests/setup.sh` (or `tests/run`), which installs Debian's chromium, chromium-driver and poppler-utils",
+        path.display()
+    );
+    path
+}
+
 /// The test venv's Python.
 pub fn python() -> PathBuf {
     require(tools_dir().join("venv/bin/python"))
@@ -47,7 +58,7 @@ pub fn stdout_of(what: &str, out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -69,7 +80,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(mut command: Command, port: u16, what: &str) -> Server {
+    pub fn start(mut command: Command, port: u16, what: &str) -> Server {
         let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())

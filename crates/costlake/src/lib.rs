@@ -12,7 +12,8 @@
 //!   APIs and Cost Management exports as its implementations;
 //! - [`engine`]: the lake as DataFusion tables and views, saved queries, the execute path,
 //!   `verify`;
-//! - [`output`]: result formats and charts.
+//! - [`output`]: result formats and charts;
+//! - [`report`]: the month-end report, saved queries' results as one HTML page.
 //!
 //! The library never prints: it returns reports and writes results where it is told. The
 //! `costlake` command and the emulator of the Azure APIs are separate crates that use it;
@@ -25,5 +26,6 @@ pub mod lake;
 pub mod memory;
 pub mod model;
 pub mod output;
+pub mod report;
 pub mod schema;
 pub mod source;

@@ -7,7 +7,7 @@
 pub mod catalog;
 pub mod history;
 pub mod limits;
-mod saved;
+pub(crate) mod saved;
 mod session;
 mod tables;
 pub mod verify;

@@ -132,7 +132,7 @@ impl Need {
     }
 
     /// Whether a partition of the lake is data this need reads.
-    fn held_by(self, entry: &PartitionEntry) -> bool {
+    pub(crate) fn held_by(self, entry: &PartitionEntry) -> bool {
         let is = |d: Dataset| entry.dataset == d.name();
         match self {
             Need::Focus => {
@@ -147,7 +147,7 @@ impl Need {
     }
 
     /// The sentence that says what it is and how a lake gets it.
-    fn how_to_get(self) -> String {
+    pub(crate) fn how_to_get(self) -> String {
         let cost = "`costlake ingest --source EXPORTS` (Cost Management exports), `costlake sync --billing-account ID` (the Cost Management API) or `costlake sync --enrollment N` (the EA API)";
         match self {
             Need::Focus => format!("cost data (the `focus` view), which {cost} bring"),
@@ -346,6 +346,22 @@ pub fn markdown_library() -> Result<String, QueryError> {
 }
 
 impl Session {
+    /// What the lake lacks of the data `q` reads, in the one sentence that says how to get it;
+    /// `None` when it holds some of each.
+    pub async fn missing(&self, q: &SavedQuery) -> Result<Option<String>, QueryError> {
+        let manifest = self.lake.manifest().await?;
+        Ok(q.needs
+            .iter()
+            .find(|need| !manifest.partitions.values().any(|e| need.held_by(e)))
+            .map(|need| {
+                format!(
+                    "{} needs {}, and this lake has none yet",
+                    q.name,
+                    need.how_to_get()
+                )
+            }))
+    }
+
     /// Binds `given` (`name=value` pairs) to the query's declared parameters: every given
     /// name must be declared, every declared one given or defaulted, every value of its type.
     pub async fn bind(
@@ -355,16 +371,10 @@ impl Session {
     ) -> Result<HashMap<String, ScalarValue>, QueryError> {
         let usage =
             |msg: String| QueryError::Usage(format!("{msg}; {} takes {}", q.name, q.signature()));
-        let manifest = self.lake.manifest().await?;
-        for need in &q.needs {
-            if !manifest.partitions.values().any(|e| need.held_by(e)) {
-                return Err(QueryError::Usage(format!(
-                    "{} needs {}, and this lake has none yet",
-                    q.name,
-                    need.how_to_get()
-                )));
-            }
+        if let Some(missing) = self.missing(q).await? {
+            return Err(QueryError::Usage(missing));
         }
+        let manifest = self.lake.manifest().await?;
         for (name, _) in given {
             if !q.params.iter().any(|p| &p.name == name) {
                 return Err(usage(format!("unknown parameter '{name}'")));
@@ -423,7 +433,11 @@ impl Session {
 
 /// Resolves `latest`, `previous` or a `yyyyMM` period against the periods the lake holds of
 /// what the query reads.
-fn period(value: &str, need: Need, held: impl Iterator<Item = String>) -> Result<String, String> {
+pub(crate) fn period(
+    value: &str,
+    need: Need,
+    held: impl Iterator<Item = String>,
+) -> Result<String, String> {
     let v = value.trim().to_ascii_lowercase();
     if v != "latest" && v != "previous" {
         return PeriodId::parse(&v).map(|p| p.to_string()).ok_or_else(|| {

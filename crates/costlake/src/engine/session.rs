@@ -130,6 +130,23 @@ impl Session {
         Ok(out)
     }
 
+    /// Runs every statement of `sql` but the last, and streams the last one's result: for
+    /// callers that show a saved query's result their own way.
+    pub async fn stream(
+        &self,
+        sql: &str,
+        params: &HashMap<String, ScalarValue>,
+    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream, QueryError> {
+        let mut statements = Session::statements(sql)?;
+        let last = statements
+            .pop()
+            .ok_or_else(|| QueryError::Usage("the SQL has no statement".into()))?;
+        for statement in statements {
+            self.frame(statement, params).await?.collect().await?;
+        }
+        Ok(self.frame(last, params).await?.execute_stream().await?)
+    }
+
     /// One statement planned, with the parameters bound.
     async fn frame(
         &self,

@@ -216,7 +216,13 @@ pub async fn verify(session: &Session, tolerance: i128) -> Result<Vec<PeriodChec
 
 /// The checks as an aligned table, one line per period.
 pub fn render(checks: &[PeriodCheck]) -> String {
-    let header = [
+    let (header, rows) = period_rows(checks);
+    text_table(&header, rows)
+}
+
+/// The checks' table: its header, and a line per period.
+pub fn period_rows(checks: &[PeriodCheck]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
         "enrollment",
         "period",
         "source",
@@ -247,7 +253,7 @@ pub fn render(checks: &[PeriodCheck]) -> String {
             ]
         })
         .collect();
-    text_table(&header, rows)
+    (header, rows)
 }
 
 /// An export partition checked against the counts of the run it holds.
@@ -337,7 +343,13 @@ pub async fn verify_exports(session: &Session) -> Result<Vec<ExportCheck>, Query
 
 /// The export checks as a text table.
 pub fn render_exports(checks: &[ExportCheck]) -> String {
-    let header = [
+    let (header, rows) = export_rows(checks);
+    text_table(&header, rows)
+}
+
+/// The export checks' table: its header, and a line per partition.
+pub fn export_rows(checks: &[ExportCheck]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
         "export partition",
         "rows",
         "manifest rows",
@@ -358,7 +370,7 @@ pub fn render_exports(checks: &[ExportCheck]) -> String {
             ]
         })
         .collect();
-    text_table(&header, rows)
+    (header, rows)
 }
 
 /// `ok`, or what does not match.

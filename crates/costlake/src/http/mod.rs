@@ -401,7 +401,10 @@ impl Client {
         if let Some(body) = body {
             req = req.header(CONTENT_TYPE, "application/json").body(body);
         }
-        Ok(match req.send().await {
+        let sent = std::time::Instant::now();
+        let answer = req.send().await;
+        log_request(url, &answer, sent);
+        Ok(match answer {
             Ok(resp) if resp.status() == StatusCode::NOT_MODIFIED => Ok(Answer::NotModified),
             Ok(resp) if resp.status().is_success() => {
                 let etag = resp
@@ -427,13 +430,64 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// A URL for messages: page tokens cut short (they are long and say nothing to a reader).
+/// A URL for messages and logs: a long query (page tokens, which say nothing to a reader) cut
+/// short, and the value of any parameter whose name says it is a credential (a SAS `sig`, a
+/// `code`, a `token`, a `key`) hidden whatever its length.
 pub fn redact_query(url: &Url) -> String {
-    let mut u = url.clone();
-    if u.query().is_some_and(|q| q.len() > 80) {
-        u.set_query(Some("…"));
-    }
-    u.to_string()
+    let Some(query) = url.query() else {
+        return url.to_string();
+    };
+    let secret = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        [
+            "sig",
+            "token",
+            "key",
+            "secret",
+            "code",
+            "password",
+            "credential",
+        ]
+        .iter()
+        .any(|s| name.contains(s))
+    };
+    let shown = if query.len() > 80 {
+        "…".to_string()
+    } else if url.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<String> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                if secret(&k) {
+                    format!("{k}=…")
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
+        pairs.join("&")
+    } else {
+        return url.to_string();
+    };
+    let mut bare = url.clone();
+    bare.set_query(None);
+    bare.set_fragment(None);
+    format!("{bare}?{shown}")
+}
+
+/// One request at debug level: its URL as [`redact_query`] shows it, its status (0 when no
+/// answer came) and how long the answer took to start. Never a header or a body: they carry
+/// the keys, secrets and tokens.
+pub(crate) fn log_request(
+    url: &Url,
+    answer: &Result<reqwest::Response, reqwest::Error>,
+    sent: std::time::Instant,
+) {
+    tracing::debug!(
+        url = %redact_query(url),
+        status = answer.as_ref().map_or(0, |r| r.status().as_u16()),
+        ms = sent.elapsed().as_millis() as u64,
+        "request"
+    );
 }
 
 /// An error and its causes, in one line.
@@ -459,6 +513,27 @@ mod tests {
             RetryConfig::default(),
             Limits::default(),
         )
+    }
+
+    #[test]
+    fn urls_in_messages_hide_credentials_and_long_tokens() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(
+            redact_query(&url(
+                "https://a.blob.core.windows.net/c/b?sv=2023&se=1&sig=AbC%2Bd"
+            )),
+            "https://a.blob.core.windows.net/c/b?sv=2023&se=1&sig=…"
+        );
+        assert_eq!(
+            redact_query(&url("https://login.example/t/token?code=x&client_id=y")),
+            "https://login.example/t/token?code=…&client_id=y"
+        );
+        let long = format!("https://h/p?api-version=1&$skiptoken={}", "z".repeat(90));
+        assert_eq!(redact_query(&url(&long)), "https://h/p?…");
+        assert_eq!(
+            redact_query(&url("https://h/p?api-version=1")),
+            "https://h/p?api-version=1"
+        );
     }
 
     #[test]

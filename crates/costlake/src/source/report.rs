@@ -25,6 +25,19 @@ pub enum Outcome {
     Failed(String),
 }
 
+impl Outcome {
+    /// The outcome in one word, as logs and the JSON run report name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Written { .. } => "written",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Skipped => "skipped",
+            Outcome::Kept => "kept",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct UnitReport {
     pub key: PartitionKey,
@@ -81,6 +94,74 @@ impl RunReport {
                 _ => 0,
             })
             .sum()
+    }
+
+    /// The run as JSON, for a scheduler to alert on (`docs/run-report.schema.json`): the
+    /// totals, the warnings and one object per unit with its outcome, rows, bytes, retries,
+    /// duration and error.
+    pub fn json(&self) -> serde_json::Value {
+        let count = |name: &str| {
+            self.units
+                .iter()
+                .filter(|u| u.outcome.name() == name)
+                .count()
+        };
+        let (mut bytes, mut rounded) = (0u64, 0u64);
+        let units: Vec<serde_json::Value> = self
+            .units
+            .iter()
+            .map(|u| {
+                let (rows, size, cut) = match u.outcome {
+                    Outcome::Written {
+                        rows,
+                        bytes: b,
+                        rounded: r,
+                    } => {
+                        bytes += b;
+                        rounded += r;
+                        (Some(rows), Some(b), Some(r))
+                    }
+                    _ => (None, None, None),
+                };
+                serde_json::json!({
+                    "partition": u.key.dir(),
+                    "dataset": u.key.dataset.name(),
+                    "account": u.key.account,
+                    "cost_type": u.key.cost_type,
+                    "period": u.key.period.map(|p| p.to_string()),
+                    "outcome": u.outcome.name(),
+                    "rows": rows,
+                    "bytes": size,
+                    "rounded": cut,
+                    "retries": u.retries,
+                    "seconds": u.elapsed.as_secs_f64(),
+                    "origin": u.origin,
+                    "error": match &u.outcome {
+                        Outcome::Failed(why) => Some(why.as_str()),
+                        _ => None,
+                    },
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "ok": self.ok(),
+            "found": self.found.map(|(n, what)| serde_json::json!({"count": n, "what": what})),
+            "totals": {
+                "units": self.units.len(),
+                "written": count("written"),
+                "unchanged": count("unchanged"),
+                "skipped": count("skipped"),
+                "kept": count("kept"),
+                "failed": count("failed"),
+                "rows": self.rows_written(),
+                "bytes": bytes,
+                "rounded": rounded,
+                "retries": self.units.iter().map(|u| u.retries).sum::<u32>(),
+            },
+            "seconds": self.elapsed.as_secs_f64(),
+            "warnings": self.warnings,
+            "units": units,
+        })
     }
 
     /// The closing summary, then a line per failed unit.

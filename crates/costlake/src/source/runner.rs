@@ -133,6 +133,18 @@ async fn run_unit<S: Source>(
         retries,
         elapsed: started.elapsed(),
     };
+    let ms = report.elapsed.as_millis() as u64;
+    // Each unit once, at info: the run's summary already names the failed ones.
+    let outcome = report.outcome.name();
+    match &report.outcome {
+        Outcome::Failed(error) => {
+            tracing::info!(unit = %report.key, outcome, retries, ms, error = %error, "unit")
+        }
+        Outcome::Written { rows, bytes, .. } => {
+            tracing::info!(unit = %report.key, outcome, rows, bytes, retries, ms, "unit")
+        }
+        _ => tracing::info!(unit = %report.key, outcome, retries, ms, "unit"),
+    }
     meter.done(&report);
     (report, warnings)
 }

@@ -428,11 +428,13 @@ impl EntraCredential {
         let mut backoff = Backoff::new(&self.retry, url);
         let mut retries = 0;
         loop {
+            let sent = std::time::Instant::now();
             let attempt = req
                 .try_clone()
                 .expect("form and query requests clone")
                 .send()
                 .await;
+            super::log_request(url, &attempt, sent);
             let failure = match attempt {
                 Ok(resp) => {
                     let status = resp.status();

@@ -9,6 +9,8 @@ mod png;
 mod scene;
 mod terminal;
 
+pub(crate) use scene::xml_escape;
+
 use std::str::FromStr;
 
 use arrow::array::{Array, AsArray};
@@ -77,6 +79,7 @@ impl ChartSpec {
 pub const POINT_LIMIT: usize = 2_000;
 
 /// One numeric column: the values to draw, and their exact text for labels.
+#[derive(Debug, Clone)]
 pub struct Series {
     pub name: String,
     pub values: Vec<Option<f64>>,
@@ -84,9 +87,12 @@ pub struct Series {
 }
 
 /// A result, ready to draw.
+#[derive(Debug, Clone)]
 pub struct Chart {
     pub title: String,
     pub kind: Kind,
+    /// The label column's name.
+    pub x: String,
     pub labels: Vec<String>,
     pub series: Vec<Series>,
 }
@@ -226,9 +232,52 @@ impl Chart {
         Ok(Chart {
             title: title.to_string(),
             kind,
+            x: names[x].to_string(),
             labels,
             series,
         })
+    }
+
+    /// The chart in words, for readers who cannot see it: what is drawn against what, and
+    /// each series' lowest and highest point.
+    pub fn describe(&self) -> String {
+        let kind = match self.kind {
+            Kind::Bar => "Bar chart",
+            Kind::Line => "Line chart",
+        };
+        let names: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
+        let mut out = format!(
+            "{kind} of {} by {}, {} {}",
+            names.join(" and "),
+            self.x,
+            self.labels.len(),
+            if self.labels.len() == 1 {
+                "point"
+            } else {
+                "points"
+            }
+        );
+        for s in &self.series {
+            let points = || {
+                s.values
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| Some((i, (*v)?)))
+            };
+            let low = points().min_by(|a, b| a.1.total_cmp(&b.1));
+            let high = points().max_by(|a, b| a.1.total_cmp(&b.1));
+            if let (Some((lo, lv)), Some((hi, hv))) = (low, high) {
+                out.push_str(&format!(
+                    "; {}: lowest {} ({}), highest {} ({})",
+                    s.name,
+                    compact(lv),
+                    self.labels[lo],
+                    compact(hv),
+                    self.labels[hi]
+                ));
+            }
+        }
+        out
     }
 
     /// The smallest and largest value drawn, always including zero for bars.

@@ -10,11 +10,14 @@ impl Scene {
         let mut raster = Raster::new(self.width as usize, self.height as usize);
         for shape in &self.shapes {
             match shape {
-                Shape::Rect { x, y, w, h, color } => raster.fill(*x, *y, *w, *h, *color),
+                Shape::Rect {
+                    x, y, w, h, color, ..
+                } => raster.fill(*x, *y, *w, *h, *color),
                 Shape::Line {
                     points,
                     width,
                     color,
+                    ..
                 } => {
                     for pair in points.windows(2) {
                         raster.segment(pair[0], pair[1], *width, *color);

@@ -18,12 +18,14 @@ impl Chart {
         let mut scene = Scene {
             width,
             height,
+            title: self.title.clone(),
             shapes: vec![Shape::Rect {
                 x: 0.0,
                 y: 0.0,
                 w: width,
                 h: height,
                 color: WHITE,
+                series: None,
             }],
         };
         scene.text(16.0, 20.0, &self.title, 2, Anchor::Start, INK);
@@ -36,6 +38,7 @@ impl Chart {
                 w: 12.0,
                 h: 12.0,
                 color: PALETTE[k % PALETTE.len()],
+                series: None,
             });
             scene.text(x + 18.0, 44.0, &s.name, 1, Anchor::Start, INK);
             x += 18.0 + 8.0 * s.name.chars().count() as f64 + 24.0;
@@ -84,7 +87,7 @@ impl Chart {
             for i in 0..n {
                 match s.values[i] {
                     Some(v) => run.push((x_of(i), y_of(v))),
-                    None => scene.line(std::mem::take(&mut run), 2.0, color),
+                    None => scene.series_line(std::mem::take(&mut run), color, k),
                 }
             }
             if n <= 62 {
@@ -95,10 +98,11 @@ impl Chart {
                         w: 5.0,
                         h: 5.0,
                         color,
+                        series: Some(k),
                     });
                 }
             }
-            scene.line(run, 2.0, color);
+            scene.series_line(run, color, k);
         }
         scene
     }
@@ -147,6 +151,7 @@ impl Chart {
                     w: (b - a).abs().max(1.0),
                     h: 12.0,
                     color: PALETTE[k % PALETTE.len()],
+                    series: Some(k),
                 });
                 scene.text(a.max(b) + 6.0, y + 6.0, &compact(v), 1, Anchor::Start, INK);
             }
@@ -177,7 +182,8 @@ pub enum Anchor {
 }
 
 /// A shape in pixels; text is placed by its vertical middle and drawn 8 pixels per
-/// character per `scale`.
+/// character per `scale`. A shape that draws a value names its series (the index of its
+/// column), which SVG keeps as `data-series` so a reader of the image can tell them apart.
 pub enum Shape {
     Rect {
         x: f64,
@@ -185,11 +191,13 @@ pub enum Shape {
         w: f64,
         h: f64,
         color: Rgb,
+        series: Option<usize>,
     },
     Line {
         points: Vec<(f64, f64)>,
         width: f64,
         color: Rgb,
+        series: Option<usize>,
     },
     Text {
         x: f64,
@@ -205,6 +213,8 @@ pub enum Shape {
 pub struct Scene {
     pub width: f64,
     pub height: f64,
+    /// The chart's title, which SVG also gives as the image's accessible name.
+    pub title: String,
     pub shapes: Vec<Shape>,
 }
 
@@ -221,35 +231,65 @@ impl Scene {
     }
 
     fn line(&mut self, points: Vec<(f64, f64)>, width: f64, color: Rgb) {
+        self.push_line(points, width, color, None);
+    }
+
+    /// A series' line, two pixels wide.
+    fn series_line(&mut self, points: Vec<(f64, f64)>, color: Rgb, series: usize) {
+        self.push_line(points, 2.0, color, Some(series));
+    }
+
+    fn push_line(
+        &mut self,
+        points: Vec<(f64, f64)>,
+        width: f64,
+        color: Rgb,
+        series: Option<usize>,
+    ) {
         if points.len() > 1 {
             self.shapes.push(Shape::Line {
                 points,
                 width,
                 color,
+                series,
             });
         }
     }
 
     pub fn to_svg(&self) -> String {
         let hex = |c: Rgb| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
+        let tag = |series: &Option<usize>| match series {
+            Some(k) => format!(" data-series=\"{k}\""),
+            None => String::new(),
+        };
         let mut out = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\">\n",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\">\n<title>{title}</title>\n",
             w = self.width,
-            h = self.height
+            h = self.height,
+            title = xml_escape(&self.title)
         );
         for shape in &self.shapes {
             match shape {
-                Shape::Rect { x, y, w, h, color } => {
+                Shape::Rect {
+                    x,
+                    y,
+                    w,
+                    h,
+                    color,
+                    series,
+                } => {
                     let _ = writeln!(
                         out,
-                        "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{}\"/>",
-                        hex(*color)
+                        "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{}\"{}/>",
+                        hex(*color),
+                        tag(series)
                     );
                 }
                 Shape::Line {
                     points,
                     width,
                     color,
+                    series,
                 } => {
                     let pts: Vec<String> = points
                         .iter()
@@ -257,9 +297,10 @@ impl Scene {
                         .collect();
                     let _ = writeln!(
                         out,
-                        "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\" stroke-linejoin=\"round\"/>",
+                        "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\" stroke-linejoin=\"round\"{}/>",
                         pts.join(" "),
-                        hex(*color)
+                        hex(*color),
+                        tag(series)
                     );
                 }
                 Shape::Text {
@@ -290,7 +331,7 @@ impl Scene {
     }
 }
 
-fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
