@@ -223,3 +223,65 @@ async fn logs_at_trace_hold_no_secret_or_token() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_report_names_the_part_that_was_cut_short() {
+    let emu = start(config(900)).await;
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("exports");
+    crate::export_files::export_tree(emu.enrollment(), &tree, 2500).await;
+    // February's price sheet part gets a quote that never closes in its last row, at the
+    // same size, so that the run looks whole and its decoding fails. (A part cut short is a
+    // run still being written: kept, with a warning.)
+    let part = crate::common::files_under(&tree)
+        .into_iter()
+        .find(|p| {
+            let p = p.to_string_lossy();
+            p.contains("/pricesheet/20240201-20240229/") && p.ends_with(".csv")
+        })
+        .expect("February's price sheet part");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let last_row = bytes[..bytes.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap();
+    let comma = last_row + bytes[last_row..].iter().position(|&b| b == b',').unwrap();
+    bytes[comma] = b'"';
+    std::fs::write(&part, bytes).unwrap();
+
+    let lake = work.path().join("lake");
+    let out = Command::new(env!("CARGO_BIN_EXE_costlake"))
+        .args(["ingest", "--report", "json", "--source"])
+        .arg(&tree)
+        .arg("--lake")
+        .arg(&lake)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_schema(&stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (report["command"].as_str(), report["exit_code"].as_u64()),
+        (Some("ingest"), Some(1))
+    );
+    assert!(report["found"]["count"].as_u64().unwrap() > 0, "{stdout}");
+    let failed: Vec<&Value> = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["outcome"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{stdout}");
+    assert_eq!(failed[0]["dataset"], "export_price_sheet");
+    assert_eq!(failed[0]["period"], "202402");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(error.contains("part_0_0001.csv"), "{error}");
+    assert!(
+        report["totals"]["written"].as_u64().unwrap() > 3,
+        "{stdout}"
+    );
+    // The partitions' lines went to standard error, beside the summary.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("partitions ingested"), "{stderr}");
+}

@@ -215,29 +215,8 @@ pub async fn compose(
         let section = if def.verify {
             reconciliation(session, def).await?
         } else {
-            let name = def.query.as_deref().unwrap_or_default();
-            let q = session.saved(name)?;
-            let given: Vec<(String, String)> = q
-                .params
-                .iter()
-                .filter_map(|p| {
-                    let value = def
-                        .params
-                        .get(&p.name)
-                        .cloned()
-                        .or_else(|| (p.name == "period").then(|| "{period}".to_string()))?;
-                    let value = value
-                        .replace("{period}", period)
-                        .replace("{previous}", &previous);
-                    Some((p.name.clone(), value))
-                })
-                .chain(
-                    def.params
-                        .iter()
-                        .filter(|(k, _)| !q.params.iter().any(|p| &p.name == *k))
-                        .map(|(k, v)| (k.clone(), v.clone())),
-                )
-                .collect();
+            let q = session.saved(def.query.as_deref().unwrap_or_default())?;
+            let given = section_params(def, &q, period, &previous);
             saved_section(session, def, &q, &given).await?
         };
         sections.push(section);
@@ -257,6 +236,34 @@ pub async fn compose(
         generator: generator.to_string(),
         sections,
     })
+}
+
+/// The parameters a section passes its query: the section's, with `{period}` and `{previous}`
+/// filled in, and the report's period for a `period` the section leaves out. Names the query
+/// does not declare are passed on, for `bind` to refuse.
+fn section_params(
+    def: &SectionDefinition,
+    q: &SavedQuery,
+    period: &str,
+    previous: &str,
+) -> Vec<(String, String)> {
+    let declared = q.params.iter().filter_map(|p| {
+        let value = match def.params.get(&p.name) {
+            Some(v) => v.clone(),
+            None if p.name == "period" => "{period}".to_string(),
+            None => return None,
+        };
+        let value = value
+            .replace("{period}", period)
+            .replace("{previous}", previous);
+        Some((p.name.clone(), value))
+    });
+    let undeclared = def
+        .params
+        .iter()
+        .filter(|(k, _)| !q.params.iter().any(|p| &p.name == *k))
+        .map(|(k, v)| (k.clone(), v.clone()));
+    declared.chain(undeclared).collect()
 }
 
 /// A saved query's section: its first rows and its chart, or why the lake cannot answer it.
@@ -396,4 +403,67 @@ async fn currencies(session: &Session, period: &str) -> Result<Vec<String>, Quer
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_report_names_built_in_queries() {
+        let definition = Definition::monthly();
+        let library = crate::engine::library(None).unwrap();
+        for s in &definition.sections {
+            if let Some(q) = &s.query {
+                assert!(library.contains_key(q), "{q} is not a saved query");
+            }
+        }
+        assert_eq!(definition.sections.iter().filter(|s| s.verify).count(), 1);
+        assert!(
+            Definition::parse(
+                "title = 'x'\n[[section]]\ntitle = 'y'\nquery = 'a'\nbogus = 1\n",
+                "f"
+            )
+            .is_err()
+        );
+        assert!(Definition::parse("title = 'x'\nsection = []\n", "f").is_err());
+    }
+
+    #[test]
+    fn sections_fill_in_the_period_and_pass_on_what_the_query_does_not_declare() {
+        let library = crate::engine::library(None).unwrap();
+        let def = |params: &[(&str, &str)]| {
+            let text = format!(
+                "title = 'x'\n[[section]]\ntitle = 'y'\nquery = 'q'\nparams = {{ {} }}\n",
+                params
+                    .iter()
+                    .map(|(k, v)| format!("{k} = '{v}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Definition::parse(&text, "t").unwrap().sections.remove(0)
+        };
+        let movers = &library["service_movers"];
+        assert_eq!(
+            section_params(&def(&[("top", "5")]), movers, "202611", "202610"),
+            [
+                ("period".to_string(), "202611".to_string()),
+                ("top".to_string(), "5".to_string())
+            ]
+        );
+        let prices = &library["price_changes"];
+        assert_eq!(
+            section_params(
+                &def(&[("from", "{previous}"), ("to", "{period}"), ("x", "1")]),
+                prices,
+                "202611",
+                "202610"
+            ),
+            [
+                ("from".to_string(), "202610".to_string()),
+                ("to".to_string(), "202611".to_string()),
+                ("x".to_string(), "1".to_string())
+            ]
+        );
+    }
 }
