@@ -21,7 +21,6 @@ use costlake::source::{RunReport, SourceError, SyncSettings};
 use costlake_emulator::{DEMO_KEY, Emulator, EmulatorConfig};
 
 use super::exit_code;
-use crate::args::VERSION;
 use crate::progress::{Lines, Progress};
 use crate::results::{self, Shown};
 
@@ -55,8 +54,8 @@ pub enum DemoError {
     Sync(#[from] SourceError),
     #[error(transparent)]
     Query(#[from] QueryError),
-    #[error("cannot write {0}: {1}")]
-    Write(String, std::io::Error),
+    #[error(transparent)]
+    Report(#[from] anyhow::Error),
 }
 
 /// Runs the demo into `./costlake-demo`.
@@ -100,19 +99,12 @@ async fn demo(lake: &str, rows_per_period: u64) -> Result<bool, DemoError> {
         results::run_saved(&session, &q, &params, &shown).await?;
         println!();
     }
-    let period = report::period(&session, None).await?;
-    let written = report::compose(
-        &session,
-        &report::Definition::monthly(),
-        &period,
-        &format!("costlake {VERSION}"),
-    )
-    .await?;
-    let page = format!("costlake-report-{period}.html");
-    std::fs::write(&page, report::render(&written))
-        .map_err(|e| DemoError::Write(page.clone(), e))?;
+    let (page, written) =
+        super::report::write(&session, &report::Definition::monthly(), None, None).await?;
     println!(
-        "The month-end report of {period}, every saved query of it on one page: {page} (open it in a browser, print it to PDF)\n"
+        "The month-end report of {}, every saved query of it on one page: {} (open it in a browser, print it to PDF)\n",
+        written.period,
+        page.display()
     );
     if !on_path("costlake") {
         println!(

@@ -1,8 +1,10 @@
 //! `costlake report`: the month-end report of a lake as one HTML file.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use costlake::report::{self, Definition};
+use costlake::engine::Session;
+use costlake::report::{self, Definition, Report};
 
 use super::{UsageError, exit_code};
 use crate::args::{ReportArgs, VERSION};
@@ -18,20 +20,14 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         None => Definition::monthly(),
     };
     let session = open_session(&args.lake).await?;
-    let period = report::period(&session, args.period.as_deref()).await?;
-    let written = report::compose(
+    let (path, written) = write(
         &session,
         &definition,
-        &period,
-        &format!("costlake {VERSION}"),
+        args.period.as_deref(),
+        args.output.clone(),
     )
     .await?;
-    let path = args
-        .output
-        .clone()
-        .unwrap_or_else(|| format!("costlake-report-{period}.html").into());
-    std::fs::write(&path, report::render(&written))
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    let period = &written.period;
     let problems: Vec<&String> = written.sections.iter().flat_map(|s| &s.problems).collect();
     for p in &problems {
         eprintln!("does not reconcile: {p}");
@@ -57,4 +53,21 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(exit_code(written.reconciles()))
+}
+
+/// Writes the report of `period` (else the last month that has ended) into `output` (else
+/// `costlake-report-PERIOD.html`): what the command and the demo do alike.
+pub async fn write(
+    session: &Session,
+    definition: &Definition,
+    period: Option<&str>,
+    output: Option<PathBuf>,
+) -> anyhow::Result<(PathBuf, Report)> {
+    let period = report::period(session, period).await?;
+    let written =
+        report::compose(session, definition, &period, &format!("costlake {VERSION}")).await?;
+    let path = output.unwrap_or_else(|| format!("costlake-report-{period}.html").into());
+    std::fs::write(&path, report::render(&written))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok((path, written))
 }
