@@ -538,6 +538,31 @@ def targets(saved):
     ]
 
 
+def cluster_section(saved):
+    """The "Cluster" section from what benches/cluster.py kept, if it ran."""
+    if not saved:
+        return []
+    f, z = saved["figures"], saved["sizes"]
+    lines = [
+        "",
+        "## Cluster: one process against Ballista executors",
+        "",
+        f"Written by `benches/cluster.sh` on {saved['date']} at {saved['versions']['costlake']}: a lake of "
+        f"{f['rows']:,} usage rows ({z['CLUSTER_PERIODS']} periods), each "
+        f"statement as a fresh process, best of {z['REPEATS']}. Each executor runs "
+        f"{z['CLUSTER_CONCURRENCY']} task(s) at once; the scheduler, the executors and the client share "
+        "this machine's two cores, so the cluster columns measure what the cluster costs here, not "
+        "what it gains on more machines (docs/cluster.md). Every answer equals the one process's.",
+        "",
+        "| statement | one process (s) | 1 executor (s) | 2 executors (s) | 2 executors ÷ 1 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, t in f["statements"].items():
+        one, two = t["1 executor"], t["2 executors"]
+        lines.append(f"| {name} | {t['one process']:.2f} | {one:.2f} | {two:.2f} | {two / one:.2f} |")
+    return lines
+
+
 def write_report(cpu, mem, saved):
     if not all(k in saved for k in ["ingest", "sync", "repl", "queries", "exports"]):
         print("benches/results.json lacks some sections; run them all once to write RESULTS.md")
@@ -699,6 +724,7 @@ def write_report(cpu, mem, saved):
             lines.append(f"| {name} | – | – | not compared: {b} |")
         else:
             lines.append(f"| {name} | {a * 1000:.0f} | {b * 1000:.0f} | {a / b:.2f} |")
+    lines += cluster_section(saved.get("cluster"))
     lines += [
         "",
         "## Reproduce",
@@ -708,6 +734,7 @@ def write_report(cpu, mem, saved):
         "SECTIONS=arm ARM_SIZES=\"1000000 5000000\" benches/compare.sh   # one section again",
         "SECTIONS=budget BUDGET_PERIODS=12 BUDGET_ROWS=1000000 benches/compare.sh",
         "SECTIONS=scale SCALE_PERIODS=10 SCALE_ROWS=2000000 benches/compare.sh",
+        "CLUSTER_PERIODS=25 CLUSTER_ROWS=2000000 benches/cluster.sh   # one process against a cluster",
         "cargo bench --bench decode",
         "cargo bench --bench queries",
         "```",

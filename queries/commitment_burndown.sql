@@ -28,8 +28,9 @@ WITH actual AS (
              / count(CASE WHEN age <= CAST($trailing AS BIGINT) THEN 1 END) AS DECIMAL(38, 12)) AS monthly
     FROM actual
 ), ahead AS (
-    -- generate_series takes constants only: at most ten years ahead.
-    SELECT value AS k FROM generate_series(1, 120) WHERE value <= CAST($months AS BIGINT)
+    -- range takes constants only: at most ten years ahead. A list unnested, not the
+    -- generate_series table function, so that a cluster (--cluster) runs it too.
+    SELECT k FROM (SELECT unnest(range(1, 121)) AS k) WHERE k <= CAST($months AS BIGINT)
 ), forecast AS (
     SELECT
         k,

@@ -74,10 +74,57 @@ pub enum Command {
     /// Delete the files kept of replaced partitions but each partition's latest N; the
     /// records of the replacements stay.
     Prune(PruneArgs),
+    /// Run a Ballista scheduler that knows costlake's functions (`--cluster df://HOST:PORT`
+    /// sends statements to it).
+    Scheduler(SchedulerArgs),
+    /// Run a Ballista executor for a costlake scheduler.
+    Executor(ExecutorArgs),
     /// Print the completion script of a shell: `source <(costlake completions bash)`.
     Completions(CompletionsArgs),
     /// Print costlake's man page (roff): `costlake man > costlake.1 && man -l costlake.1`.
     Man,
+}
+
+#[derive(Args)]
+pub struct SchedulerArgs {
+    /// Address and port to listen on (0.0.0.0:50050 for every interface).
+    #[arg(long, default_value = "127.0.0.1:50050")]
+    pub bind: std::net::SocketAddr,
+}
+
+#[derive(Args)]
+pub struct ExecutorArgs {
+    /// The scheduler, as HOST:PORT (a name, such as a Kubernetes service, or an address).
+    #[arg(long, default_value = "127.0.0.1:50050", value_parser = parse_host_port)]
+    pub scheduler: (String, u16),
+    /// Address and port of this executor's Arrow Flight service, which other executors read
+    /// shuffles from and clients read results from.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub bind: std::net::SocketAddr,
+    /// The host name or address others reach this executor at (default: the --bind address;
+    /// give it when binding 0.0.0.0, e.g. the pod's IP).
+    #[arg(long, value_name = "HOST")]
+    pub advertise: Option<String>,
+    /// Tasks run at once (default: the number of cores).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Where shuffle files go.
+    #[arg(long, default_value = "costlake-executor")]
+    pub work_dir: PathBuf,
+}
+
+/// `HOST:PORT`, the host a name or an address.
+fn parse_host_port(text: &str) -> Result<(String, u16), String> {
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{text} is not HOST:PORT"))?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("{port} is not a port number"))?;
+    if host.is_empty() {
+        return Err(format!("{text} names no host"));
+    }
+    Ok((host.to_string(), port))
 }
 
 #[derive(Args)]
@@ -148,6 +195,10 @@ pub struct LakeArgs {
     /// A folder of .sql files that add to or override the built-in saved queries.
     #[arg(long, default_value = "queries")]
     pub queries: PathBuf,
+    /// Run statements on a Ballista cluster: df://HOST:PORT of its scheduler (see `costlake
+    /// scheduler` and `costlake executor`).
+    #[arg(long, env = "COSTLAKE_CLUSTER", value_name = "URL")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Args, Default)]

@@ -3,6 +3,7 @@
 //! sentence on standard error. The work is in the `costlake` library; `commands` calls it.
 
 mod args;
+mod cluster;
 mod commands;
 mod progress;
 mod repl;
@@ -23,8 +24,15 @@ const WORKER_STACK: usize = 32 << 20;
 const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn main() -> ExitCode {
-    reset_sigpipe();
     let cli = Cli::parse();
+    // A server must outlive a peer that hangs up: hyper's vectored writes to a closed socket
+    // raise SIGPIPE, which would end a scheduler or executor without a word.
+    if !matches!(
+        cli.command,
+        Some(Command::Scheduler(_) | Command::Executor(_))
+    ) {
+        reset_sigpipe();
+    }
     if matches!(cli.command, Some(Command::Sync(_) | Command::Ingest(_))) {
         tune_malloc();
     }
@@ -84,6 +92,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => commands::report::run(args).await,
         Command::Changes(args) => commands::history::changes(args).await,
         Command::Prune(args) => commands::history::prune(args).await,
+        Command::Scheduler(args) => commands::cluster::scheduler(args).await,
+        Command::Executor(args) => commands::cluster::executor(args).await,
         Command::Completions(args) => commands::manual::completions(args.shell),
         Command::Man => commands::manual::man(),
         Command::Emulate(args) => commands::emulate::run(args).await,
@@ -97,11 +107,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn init_logs(level: Option<&str>, format: &str) {
     use tracing_subscriber::EnvFilter;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    // costlake's executors report no operator metrics (`cluster::stage`), which Ballista's
+    // scheduler would warn of once per stage; and costlake says itself why a job failed.
+    let quiet = "ballista_scheduler::state::execution_stage=error,\
+                 ballista_core::execution_plans::distributed_query=off";
     let directives = match level {
-        Some(l) => format!("warn,costlake={l},costlake_cli={l},costlake_emulator={l}"),
+        Some(l) => format!("warn,{quiet},costlake={l},costlake_cli={l},costlake_emulator={l}"),
         None => env("RUST_LOG")
             .or_else(|| env("COSTLAKE_LOG"))
-            .unwrap_or_else(|| "warn".into()),
+            .unwrap_or_else(|| format!("warn,{quiet}")),
     };
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|e| {
         eprintln!("costlake: ignoring the log filter '{directives}': {e}");

@@ -49,6 +49,8 @@ pub struct FileSettings {
     pub max_answer_mib: Option<u64>,
     /// The longest wait for the next bytes of an answer, in seconds.
     pub read_timeout_secs: Option<u64>,
+    /// The Ballista cluster (`df://HOST:PORT`) that runs statements, as `--cluster`.
+    pub cluster: Option<String>,
 }
 
 /// A size written as `--memory` takes it.

@@ -1,6 +1,7 @@
 //! What each command does: settings resolved (`settings`), the library called, its report
 //! printed. One module per command family.
 
+pub mod cluster;
 pub mod demo;
 pub mod emulate;
 pub mod history;

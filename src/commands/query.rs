@@ -12,14 +12,19 @@ use crate::repl;
 use crate::results::{self, Shown};
 use crate::settings::{self, FileSettings};
 
-/// Opens the lake the flags, environment or `costlake.toml` name.
+/// Opens the lake the flags, environment or `costlake.toml` name, on the cluster they name.
 pub async fn open_session(lake: &LakeArgs) -> anyhow::Result<Session> {
     let file = FileSettings::load(std::path::Path::new("."))?;
-    Ok(Session::open(
-        &settings::lake_location(lake.lake.as_deref(), &file),
-        Some(&lake.queries),
-    )
-    .await?)
+    let location = settings::lake_location(lake.lake.as_deref(), &file);
+    // The flag or COSTLAKE_CLUSTER, else `cluster` in the file.
+    match lake.cluster.as_ref().or(file.cluster.as_ref()) {
+        Some(url) => {
+            let ctx = crate::cluster::client(url).await?;
+            let session = Session::open_on(ctx, &location, Some(&lake.queries)).await?;
+            Ok(session.on_cluster(url))
+        }
+        None => Ok(Session::open(&location, Some(&lake.queries)).await?),
+    }
 }
 
 /// How results are shown, from the print flags.

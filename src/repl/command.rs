@@ -25,6 +25,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "send results to a file; \\o alone sends them back to the screen",
     ),
     ("\\timing", "show how long each statement takes"),
+    (
+        "\\cluster",
+        "show where statements run: this process, or a cluster (--cluster)",
+    ),
     ("\\?", "this help"),
     ("\\q", "quit (or Ctrl-D)"),
 ];
@@ -41,6 +45,7 @@ pub enum Command {
     Format(Format),
     Output(Option<PathBuf>),
     Timing,
+    Cluster,
     Help,
     Quit,
 }
@@ -68,6 +73,7 @@ impl FromStr for Command {
                 Ok(Command::Run(name.to_string(), params))
             }
             "\\queries" => Ok(Command::Queries),
+            "\\cluster" => Ok(Command::Cluster),
             "\\i" => one("a file").map(|f| Command::Include(f.into())),
             "\\chart" => rest.join(" ").parse().map(Command::Chart),
             "\\format" => one("a format name").and_then(|f| f.parse().map(Command::Format)),

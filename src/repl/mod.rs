@@ -141,6 +141,12 @@ impl Shell {
                 }
             }
             Command::Queries => print!("{}", costlake::engine::listing(&session.queries)),
+            Command::Cluster => match session.cluster() {
+                Some(url) => println!("Statements run on the cluster at {url}."),
+                None => println!(
+                    "Statements run in this process (--cluster df://HOST:PORT sends them to a cluster)."
+                ),
+            },
             Command::Include(file) => match costlake::engine::limits::read_sql_file(&file) {
                 Ok(sql) => self.run(Statement::Sql(sql)).await,
                 Err(e) => eprintln!("Error: {e}"),

@@ -73,15 +73,16 @@ fn readme_is_short_and_links_the_reference() {
     }
 }
 
-/// The commands in docs/scheduling.md (the cron entry, the CronJob's `args`) and docs/report.md
-/// use only flags that costlake takes, and the report definition shown there parses.
+/// The commands in docs/scheduling.md (the cron entry, the CronJob's `args`), docs/report.md and
+/// docs/cluster.md use only flags that costlake takes, and the report definition shown there
+/// parses.
 #[test]
 fn docs_show_runnable_commands_and_definitions() {
     let read = |file: &str| {
         std::fs::read_to_string(format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     };
     let mut invocations: Vec<Vec<String>> = Vec::new();
-    for doc in [read("scheduling.md"), read("report.md")] {
+    for doc in [read("scheduling.md"), read("report.md"), read("cluster.md")] {
         let mut in_code = false;
         let mut args: Option<Vec<String>> = None;
         for line in doc.lines() {
@@ -108,7 +109,17 @@ fn docs_show_runnable_commands_and_definitions() {
                     .map(str::to_string)
                     .collect();
                 if words.first().is_some_and(|w| {
-                    ["sync", "ingest", "report", "query", "verify"].contains(&w.as_str())
+                    [
+                        "sync",
+                        "ingest",
+                        "report",
+                        "query",
+                        "verify",
+                        "sql",
+                        "scheduler",
+                        "executor",
+                    ]
+                    .contains(&w.as_str())
                 }) {
                     invocations.push(words);
                 }

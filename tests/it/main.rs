@@ -5,6 +5,7 @@ mod analyses;
 mod architecture;
 mod browser;
 mod changes;
+mod cluster;
 mod command_line_tool;
 mod common;
 mod cost_management;

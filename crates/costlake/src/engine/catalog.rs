@@ -27,16 +27,22 @@ pub const BLOCK_SIZE_FUNCTION: &str = "unit_block_size";
 /// A session configured for billing data: exact decimal literals (`0.1` is a decimal, not a
 /// float), `information_schema` for `\d` and completion, and `unit_block_size(unit_of_measure)`.
 pub fn session() -> SessionContext {
-    let mut config = SessionConfig::new().with_information_schema(true);
-    config.options_mut().sql_parser.parse_float_as_decimal = true;
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config(configure(SessionConfig::new()));
     ctx.register_udf(block_size_udf());
     ctx
 }
 
+/// `config` with costlake's settings: exact decimal literals and `information_schema`. A
+/// cluster's sessions start from Ballista's config and take these on top.
+pub fn configure(config: SessionConfig) -> SessionConfig {
+    let mut config = config.with_information_schema(true);
+    config.options_mut().sql_parser.parse_float_as_decimal = true;
+    config
+}
+
 /// `unit_block_size('10,000 s')` = 10000: the number a unit of measure starts with (1 when it
 /// has none). Prices are per block; rates per unit.
-fn block_size_udf() -> ScalarUDF {
+pub fn block_size_udf() -> ScalarUDF {
     let fun = Arc::new(|args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(args)?;
         let text = cast(&arrays[0], &DataType::Utf8)?;

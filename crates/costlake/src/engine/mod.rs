@@ -2,13 +2,15 @@
 //! the one execute path that the REPL, `costlake sql`, `costlake query` and `verify` share
 //! (`session`), what replaced partitions held (`history`), saved queries and their parameters
 //! (`saved`), the lake's table overview (`tables`), the reconciliation of each period
-//! (`verify`), and the bounds on the SQL it accepts (`limits`).
+//! (`verify`), the bounds on the SQL it accepts (`limits`), and the object stores of a
+//! cluster's sessions (`stores`).
 
 pub mod catalog;
 pub mod history;
 pub mod limits;
 pub(crate) mod saved;
 mod session;
+pub mod stores;
 mod tables;
 pub mod verify;
 
@@ -39,6 +41,11 @@ pub enum QueryError {
         "costlake's SQL only reads the lake, and this statement would change something ({0}); write a result with --output FILE (or \\o FILE in the shell)"
     )]
     ReadOnly(String),
+    /// A statement a cluster cannot run: it reads what only this process holds.
+    #[error(
+        "the cluster runs statements over the lake's files, and {0} lives only in this process; run the statement without --cluster"
+    )]
+    NotOnCluster(String),
     #[error("{file}: {message}")]
     Header { file: String, message: String },
     #[error(transparent)]
@@ -81,5 +88,31 @@ pub fn describe(err: &DataFusionError) -> String {
         DataFusionError::Execution(m) => m.clone(),
         other => other.to_string(),
     };
-    text.lines().next().unwrap_or_default().to_string()
+    let first = text.lines().next().unwrap_or_default();
+    on_cluster(first).unwrap_or_else(|| first.to_string())
+}
+
+/// A cluster's failure in costlake's words: Ballista says only "Job ID failed: Cancelled" of
+/// the statements costlake's scheduler stops when an executor leaves.
+fn on_cluster(message: &str) -> Option<String> {
+    let message = message.trim_start_matches("Execution error: ");
+    let job = message
+        .strip_prefix("Job ")?
+        .strip_suffix(" failed: Cancelled")?;
+    Some(format!(
+        "the cluster stopped the statement (job {job}): an executor left while it ran, or the job was cancelled, and costlake does not re-run lost work (it can count rows twice); run the statement again"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_cluster_job_is_said_plainly() {
+        let e = DataFusionError::Execution("Job 038J3DCVX0000 failed: Cancelled".into());
+        assert!(describe(&e).starts_with("the cluster stopped the statement (job 038J3DCVX0000)"));
+        let other = DataFusionError::Execution("Job X failed: out of memory".into());
+        assert_eq!(describe(&other), "Job X failed: out of memory");
+    }
 }

@@ -6,11 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::datasource::listing::ListingTable;
+use datafusion::datasource::{ViewTable, source_as_provider};
+use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
-
-use datafusion::execution::context::SQLOptions;
 
 use super::saved::{SavedQuery, library};
 use super::{QueryError, catalog, describe, history, limits};
@@ -47,6 +50,8 @@ pub struct Session {
     pub queries: BTreeMap<String, SavedQuery>,
     /// The lake manifest's version when the session last listed the lake's files.
     listed_at: std::sync::Mutex<Option<String>>,
+    /// The cluster (`df://HOST:PORT`) that runs the statements, when not this process.
+    cluster: Option<String>,
 }
 
 impl Session {
@@ -55,15 +60,37 @@ impl Session {
         lake_location: &str,
         queries_dir: Option<&Path>,
     ) -> Result<Session, QueryError> {
+        Session::open_on(catalog::session(), lake_location, queries_dir).await
+    }
+
+    /// Opens the lake on `ctx`: a context made by [`catalog::session`], or one whose statements
+    /// a cluster runs, with the same settings and functions.
+    pub async fn open_on(
+        ctx: SessionContext,
+        lake_location: &str,
+        queries_dir: Option<&Path>,
+    ) -> Result<Session, QueryError> {
         let lake = Lake::open(lake_location, false).await?;
-        let ctx = catalog::session();
         catalog::register(&ctx, &lake).await?;
         Ok(Session {
             listed_at: std::sync::Mutex::new(lake.manifest_version().await?),
             ctx,
             lake,
             queries: library(queries_dir)?,
+            cluster: None,
         })
+    }
+
+    /// The session with `ctx` (given to [`Session::open_on`]) running statements on the
+    /// cluster at `url`: each statement is checked to read only what the cluster can.
+    pub fn on_cluster(mut self, url: &str) -> Session {
+        self.cluster = Some(url.to_string());
+        self
+    }
+
+    /// Where statements run: the cluster's URL, or `None` for this process.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
     }
 
     /// Forgets the lake's file listing and the files' statistics once a sync or an ingest (in
@@ -158,6 +185,9 @@ impl Session {
         read_only()
             .verify_plan(&plan)
             .map_err(|e| QueryError::ReadOnly(describe(&e)))?;
+        if self.cluster.is_some() {
+            held_here(&plan)?;
+        }
         let df = self.ctx.execute_logical_plan(plan).await?;
         if params.is_empty() {
             return Ok(df);
@@ -190,11 +220,48 @@ impl Session {
             Some(q) => (q.name.as_str(), print.chart.or(&q.chart)),
             None => ("costlake", print.chart.clone()),
         };
-        let written = output::write_result(stream, title, &chart, print, out).await?;
+        // A statement can fail while its rows stream: said as one sentence, as when planning.
+        let written = output::write_result(stream, title, &chart, print, out)
+            .await
+            .map_err(|e| match e {
+                output::OutputError::Query(e) => QueryError::Sql(e),
+                other => other.into(),
+            })?;
         Ok(StatementReport {
             rows: written.rows,
             hidden: written.hidden,
             elapsed: started.elapsed(),
         })
     }
+}
+
+/// Fails when `plan` reads a table the cluster's executors cannot: they open the lake's files
+/// (listing tables, and the views over them), but a table held in this process's memory
+/// (`history.changes`, `information_schema`) or made by a table function (`generate_series`)
+/// would reach the cluster only as a plan it cannot decode.
+fn held_here(plan: &LogicalPlan) -> Result<(), QueryError> {
+    match held_table(plan)? {
+        Some(table) => Err(QueryError::NotOnCluster(format!("`{table}`"))),
+        None => Ok(()),
+    }
+}
+
+/// The first table `plan` reads, through views, that is not the lake's files.
+fn held_table(plan: &LogicalPlan) -> datafusion::error::Result<Option<String>> {
+    let mut found = None;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let provider = source_as_provider(&scan.source)?;
+            found = match provider.downcast_ref::<ViewTable>() {
+                Some(view) => held_table(view.logical_plan())?,
+                None if provider.is::<ListingTable>() => None,
+                None => Some(scan.table_name.to_string()),
+            };
+            if found.is_some() {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(found)
 }

@@ -16,57 +16,7 @@ use super::{Lake, LakeError, redact};
 
 impl Lake {
     pub(super) fn open_object_store(location: &str, url: &url::Url) -> Result<Lake, LakeError> {
-        let loc_err = |message: String| LakeError::Location {
-            location: location.to_string(),
-            message,
-        };
-        let (scheme, prefix) =
-            ObjectStoreScheme::parse(url).map_err(|e| loc_err(redact(&e.to_string())))?;
-        let bucket_store: Arc<dyn ObjectStore> = match scheme {
-            ObjectStoreScheme::MicrosoftAzure => {
-                let builder = MicrosoftAzureBuilder::from_env().with_url(location);
-                // Azurite (AZURE_STORAGE_USE_EMULATOR) speaks plain HTTP: only on loopback.
-                if env_flag("AZURE_STORAGE_USE_EMULATOR") {
-                    let endpoint = std::env::var("AZURITE_BLOB_STORAGE_URL")
-                        .unwrap_or_else(|_| "http://127.0.0.1:10000".into());
-                    refuse_remote_http(&endpoint).map_err(loc_err)?;
-                }
-                Arc::new(
-                    builder
-                        .build()
-                        .map_err(|e| loc_err(redact(&e.to_string())))?,
-                )
-            }
-            ObjectStoreScheme::AmazonS3 => {
-                // An S3-compatible server may be plain HTTP, but only on loopback.
-                let endpoint = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
-                    .iter()
-                    .find_map(|k| std::env::var(k).ok());
-                let http = match &endpoint {
-                    Some(e) => refuse_remote_http(e).map_err(loc_err)?,
-                    None => false,
-                };
-                let builder = AmazonS3Builder::from_env()
-                    .with_url(location)
-                    .with_allow_http(http);
-                Arc::new(
-                    builder
-                        .build()
-                        .map_err(|e| loc_err(redact(&e.to_string())))?,
-                )
-            }
-            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
-                GoogleCloudStorageBuilder::from_env()
-                    .with_url(location)
-                    .build()
-                    .map_err(|e| loc_err(redact(&e.to_string())))?,
-            ),
-            _ => {
-                return Err(loc_err(
-                    "use a folder, file://, az:// (or abfss://), s3:// or gs://".into(),
-                ));
-            }
-        };
+        let (bucket_store, prefix) = open_bucket(location, url)?;
         let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
             bucket_store.clone()
         } else {
@@ -94,6 +44,72 @@ impl Lake {
             memory: Default::default(),
         })
     }
+}
+
+/// The store of the bucket or container `url` names, built with the same credential rules as
+/// a lake there; a cluster's scheduler and executors open the lake's files through it.
+pub fn bucket_store(url: &url::Url) -> Result<Arc<dyn ObjectStore>, LakeError> {
+    open_bucket(url.as_str(), url).map(|(store, _)| store)
+}
+
+/// The bucket's store and the path in it that `url` names: the cloud's credentials come from
+/// its usual environment variables, and plain HTTP is allowed only to loopback.
+fn open_bucket(
+    location: &str,
+    url: &url::Url,
+) -> Result<(Arc<dyn ObjectStore>, object_store::path::Path), LakeError> {
+    let loc_err = |message: String| LakeError::Location {
+        location: location.to_string(),
+        message,
+    };
+    let (scheme, prefix) =
+        ObjectStoreScheme::parse(url).map_err(|e| loc_err(redact(&e.to_string())))?;
+    let store: Arc<dyn ObjectStore> = match scheme {
+        ObjectStoreScheme::MicrosoftAzure => {
+            let builder = MicrosoftAzureBuilder::from_env().with_url(location);
+            // Azurite (AZURE_STORAGE_USE_EMULATOR) speaks plain HTTP: only on loopback.
+            if env_flag("AZURE_STORAGE_USE_EMULATOR") {
+                let endpoint = std::env::var("AZURITE_BLOB_STORAGE_URL")
+                    .unwrap_or_else(|_| "http://127.0.0.1:10000".into());
+                refuse_remote_http(&endpoint).map_err(loc_err)?;
+            }
+            Arc::new(
+                builder
+                    .build()
+                    .map_err(|e| loc_err(redact(&e.to_string())))?,
+            )
+        }
+        ObjectStoreScheme::AmazonS3 => {
+            // An S3-compatible server may be plain HTTP, but only on loopback.
+            let endpoint = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok());
+            let http = match &endpoint {
+                Some(e) => refuse_remote_http(e).map_err(loc_err)?,
+                None => false,
+            };
+            let builder = AmazonS3Builder::from_env()
+                .with_url(location)
+                .with_allow_http(http);
+            Arc::new(
+                builder
+                    .build()
+                    .map_err(|e| loc_err(redact(&e.to_string())))?,
+            )
+        }
+        ObjectStoreScheme::GoogleCloudStorage => Arc::new(
+            GoogleCloudStorageBuilder::from_env()
+                .with_url(location)
+                .build()
+                .map_err(|e| loc_err(redact(&e.to_string())))?,
+        ),
+        _ => {
+            return Err(loc_err(
+                "use a folder, file://, az:// (or abfss://), s3:// or gs://".into(),
+            ));
+        }
+    };
+    Ok((store, prefix))
 }
 
 /// Whether an environment flag is set to true (`1`, `true`, `yes`).

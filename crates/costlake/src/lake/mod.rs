@@ -21,6 +21,7 @@ use crate::memory::MemoryBudget;
 
 pub use history::{Change, HISTORY_DIR, Kept, Pruned, REPLACED_COLUMN, Replaced};
 pub use lease::{Holder, LEASE_TTL, Lease};
+pub use location::bucket_store;
 pub use manifest::{MANIFEST_FILE, Manifest, PartitionEntry, STATE_DIR};
 pub use writer::{
     PartitionWriter, ROW_GROUP_ROWS, WriteError, Written, parquet_properties, writer_properties,
