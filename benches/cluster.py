@@ -3,7 +3,7 @@
 
 A lake of CLUSTER_PERIODS [25] × CLUSTER_ROWS [2000000] usage rows (and the enrollment's other
 datasets) is synced from the emulator, then the five standard analyses of benches/compare.py, a
-`focus` aggregate and `verify` run as fresh processes: in one process (`costlake sql`), then with
+`focus` aggregate and `verify` run as fresh processes, best of CLUSTER_REPEATS [3]: in one process (`costlake sql`), then with
 `--cluster` on a scheduler with one executor, then with two. Every answer is compared with the
 one process's (exact decimals, same rows). Each executor runs CLUSTER_CONCURRENCY [1] tasks at
 once, so that one and two executors hold one and two of this machine's cores; the scheduler
@@ -27,7 +27,7 @@ import compare  # noqa: E402  (the emulator, the timing helpers, the five analys
 PERIODS = int(os.environ.get("CLUSTER_PERIODS", 25))
 ROWS = int(os.environ.get("CLUSTER_ROWS", 2_000_000))
 CONCURRENCY = int(os.environ.get("CLUSTER_CONCURRENCY", 1))
-REPEATS = int(os.environ.get("REPEATS", 3))
+REPEATS = int(os.environ.get("CLUSTER_REPEATS", 3))
 # The release binary with the cluster feature (benches/cluster.sh builds it there).
 BIN = compare.BIN = Path(os.environ.get("COSTLAKE_BIN", compare.BIN))
 RESULTS = Path(__file__).parent / "RESULTS.md"
@@ -132,7 +132,7 @@ def keep(rows, sync_s, figures):
         "versions": {"costlake": commit},
         "date": time.strftime("%Y-%m-%d"),
         "sizes": {"CLUSTER_PERIODS": PERIODS, "CLUSTER_ROWS": ROWS,
-                  "CLUSTER_CONCURRENCY": CONCURRENCY, "REPEATS": REPEATS},
+                  "CLUSTER_CONCURRENCY": CONCURRENCY, "CLUSTER_REPEATS": REPEATS},
     }
     compare.SAVED.write_text(json.dumps(saved, indent=1))
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")

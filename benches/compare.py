@@ -549,7 +549,7 @@ def cluster_section(saved):
         "",
         f"Written by `benches/cluster.sh` on {saved['date']} at {saved['versions']['costlake']}: a lake of "
         f"{f['rows']:,} usage rows ({z['CLUSTER_PERIODS']} periods), each "
-        f"statement as a fresh process, best of {z['REPEATS']}. Each executor runs "
+        f"statement as a fresh process, best of {z['CLUSTER_REPEATS']}. Each executor runs "
         f"{z['CLUSTER_CONCURRENCY']} task(s) at once; the scheduler, the executors and the client share "
         "this machine's two cores, so the cluster columns measure what the cluster costs here, not "
         "what it gains on more machines (docs/cluster.md). Every answer equals the one process's.",
@@ -580,7 +580,7 @@ def write_report(cpu, mem, saved):
     lines = [
         "# costlake against the alternatives",
         "",
-        f"Written by `benches/compare.sh` on {time.strftime('%Y-%m-%d')}. Machine: {os.cpu_count()} cores "
+        f"Written by `benches/compare.sh` (or `benches/cluster.sh`) on {time.strftime('%Y-%m-%d')}. Machine: {os.cpu_count()} cores "
         f"({cpu}), {int(mem) / 1024 / 1024:.0f} GiB. Versions: "
         + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         "",
@@ -734,7 +734,7 @@ def write_report(cpu, mem, saved):
         "SECTIONS=arm ARM_SIZES=\"1000000 5000000\" benches/compare.sh   # one section again",
         "SECTIONS=budget BUDGET_PERIODS=12 BUDGET_ROWS=1000000 benches/compare.sh",
         "SECTIONS=scale SCALE_PERIODS=10 SCALE_ROWS=2000000 benches/compare.sh",
-        "CLUSTER_PERIODS=25 CLUSTER_ROWS=2000000 benches/cluster.sh   # one process against a cluster",
+        "CLUSTER_PERIODS=25 CLUSTER_ROWS=2000000 CLUSTER_REPEATS=1 benches/cluster.sh   # against a cluster",
         "cargo bench --bench decode",
         "cargo bench --bench queries",
         "```",
