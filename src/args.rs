@@ -444,3 +444,23 @@ pub fn parse_fault(s: &str) -> Result<Fault, String> {
     Fault::parse(s)
         .ok_or_else(|| format!("unknown fault '{s}'; choose from 429, 503, 500, drop, slow"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scheduler_is_a_name_or_an_address_with_a_port() {
+        assert_eq!(
+            parse_host_port("costlake-scheduler:50050"),
+            Ok(("costlake-scheduler".to_string(), 50050))
+        );
+        assert_eq!(
+            parse_host_port("10.0.0.7:1"),
+            Ok(("10.0.0.7".to_string(), 1))
+        );
+        assert!(parse_host_port("costlake-scheduler").is_err());
+        assert!(parse_host_port(":50050").is_err());
+        assert!(parse_host_port("host:99999").is_err());
+    }
+}
