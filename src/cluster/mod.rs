@@ -145,22 +145,18 @@ pub async fn executor(args: &ExecutorArgs, vcores: usize) -> anyhow::Result<()> 
 
 /// A context whose statements the cluster at `url` (`df://HOST:PORT`) runs.
 pub async fn client(url: &str) -> anyhow::Result<SessionContext> {
-    let parsed = url::Url::parse(url).ok();
-    let valid = parsed
-        .as_ref()
-        .is_some_and(|u| u.scheme() == "df" && u.host().is_some() && u.port().is_some());
-    if !valid {
+    let Some((host, port)) = url::Url::parse(url)
+        .ok()
+        .filter(|u| u.scheme() == "df")
+        .and_then(|u| Some((u.host_str()?.to_string(), u.port()?)))
+    else {
         return Err(crate::commands::UsageError(format!(
             "--cluster takes the scheduler as df://HOST:PORT (as `costlake scheduler` prints it), not {url}"
         ))
         .into());
-    }
+    };
     // Ballista connects when the first statement runs and reports a refused connection as a
     // transport error: one connection first, to say plainly that the scheduler is not there.
-    let (host, port) = parsed
-        .as_ref()
-        .and_then(|u| Some((u.host_str()?.to_string(), u.port()?)))
-        .expect("checked above");
     let reach = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         tokio::net::TcpStream::connect((host.as_str(), port)),
